@@ -1,0 +1,49 @@
+"""The Flask adapter: HTTP in front of :mod:`webrtc_signal`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+from webrtc_signal.settings import instance_path
+
+# Settings read from the environment (and .env); the README's table describes each.
+SETTING_NAMES = (
+    "SIGNAL_STORE",
+    "SIGNAL_TTL",
+    "SIGNAL_PEER_TIMEOUT",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_TIMEOUT",
+    "ICE_TOKEN_TTL",
+    "CORS_ORIGINS",
+)
+MAX_BODY = 64 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the app: settings from the environment, then ``test_config``."""
+    app = Flask(__name__, instance_path=str(instance_path()), static_folder=None)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        **{name: os.environ[name] for name in SETTING_NAMES if name in os.environ},
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    from . import api, errors, public, signal, signaling
+
+    signaling.init_app(app)
+    errors.init_app(app)
+    # Same origin only unless CORS_ORIGINS lists others.
+    origins = signaling.settings(app).cors_origins
+    if origins:
+        CORS(app, origins=list(origins))
+    app.register_blueprint(signal.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    return app

@@ -1,0 +1,80 @@
+"""``/signal`` and ``/room``: the seed's signaling requests, translated to core calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from webrtc_signal import DEFAULT_ROOM, InvalidRequest
+from webrtc_signal.keys import DESCRIPTION_TYPES
+
+from .signaling import get_signaling
+
+bp = Blueprint("signal", __name__)
+
+
+def json_body(required: bool) -> dict[str, Any]:
+    """The request's JSON object; {} when there is no body and none is required."""
+    if not required and not request.get_data(cache=True):
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidRequest("the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def param(body: dict[str, Any], name: str, default: str | None = None) -> Any:
+    """A parameter from the JSON body, else from the query string."""
+    if name in body:
+        return body[name]
+    return request.args.get(name, default)
+
+
+@bp.get("/signal")
+def read_signal():
+    """The room's offer or answer, or the list of candidates one side sent."""
+    room = request.args.get("room", DEFAULT_ROOM)
+    signal_type = request.args.get("type")
+    result = get_signaling().read(room, signal_type, request.args.get("peer"))
+    if signal_type in DESCRIPTION_TYPES:
+        return {"type": signal_type, "payload": result}
+    return jsonify(result)
+
+
+@bp.post("/signal")
+def post_signal():
+    """Store an offer, an answer or a candidate."""
+    body = json_body(required=True)
+    key = get_signaling().post(
+        param(body, "room", DEFAULT_ROOM), body.get("type"), body.get("payload"), param(body, "peer")
+    )
+    return {"key": list(key)}, 201
+
+
+@bp.delete("/signal")
+def delete_signal():
+    """Delete one candidate by key, the offer or answer by type, or (no type) the whole call."""
+    body = json_body(required=False)
+    signaling = get_signaling()
+    peer = param(body, "peer")
+    if "key" in body:
+        deleted = signaling.delete_key(body["key"], peer)
+    elif (signal_type := param(body, "type")) is not None:
+        deleted = signaling.delete(param(body, "room", DEFAULT_ROOM), signal_type, peer)
+    else:
+        deleted = signaling.hang_up(param(body, "room", DEFAULT_ROOM), peer)
+    return {"deleted": deleted}
+
+
+@bp.get("/room")
+def room_presence():
+    """How many live peers are in the room; a peer's heartbeat."""
+    return get_signaling().presence(
+        request.args.get("room", DEFAULT_ROOM), request.args.get("peer")
+    )

@@ -1,0 +1,105 @@
+"""Pure functions for the seed's key layout: rooms, signal types and store keys.
+
+Keys are tuples of strings, ``("webrtc_signal", room, kind, ...)``, as in the seed's Deno KV
+layout; they travel over HTTP as JSON arrays.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from .errors import InvalidRequest
+
+NAMESPACE = "webrtc_signal"
+DEFAULT_ROOM = "default-room"
+
+OFFER = "offer"
+ANSWER = "answer"
+CANDIDATE_INITIATOR = "candidate_initiator"
+CANDIDATE_RECEIVER = "candidate_receiver"
+SIGNAL_TYPES = (OFFER, ANSWER, CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
+DESCRIPTION_TYPES = (OFFER, ANSWER)
+
+# A candidate sent *by* the initiator is stored *for* the receiver, and the other way round;
+# reading type T returns what the peer of role T sent.
+CANDIDATES_FOR = {
+    CANDIDATE_INITIATOR: "candidates_for_receiver",
+    CANDIDATE_RECEIVER: "candidates_for_initiator",
+}
+PEERS = "peers"
+
+Key = tuple[str, ...]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def check_room(room: object) -> str:
+    """Return ``room`` if it is a valid room name, else raise InvalidRequest."""
+    if not isinstance(room, str) or not _NAME.fullmatch(room):
+        raise InvalidRequest("room must be 1-64 characters of A-Z a-z 0-9 _ -")
+    return room
+
+
+def check_peer(peer: object) -> str | None:
+    """Return a valid peer id (or None when absent), else raise InvalidRequest."""
+    if peer is None or peer == "":
+        return None
+    if not isinstance(peer, str) or not _NAME.fullmatch(peer):
+        raise InvalidRequest("peer must be 1-64 characters of A-Z a-z 0-9 _ -")
+    return peer
+
+
+def check_type(signal_type: object, allowed: Sequence[str] = SIGNAL_TYPES) -> str:
+    """Return ``signal_type`` if it is one of ``allowed``, else raise InvalidRequest."""
+    if signal_type not in allowed:
+        raise InvalidRequest(f"type must be one of: {', '.join(allowed)}")
+    return signal_type  # type: ignore[return-value]
+
+
+def room_prefix(room: str) -> Key:
+    """The prefix under which every key of ``room`` lives."""
+    return (NAMESPACE, room)
+
+
+def description_key(room: str, signal_type: str) -> Key:
+    """The single key of a room's offer or answer."""
+    return (NAMESPACE, room, signal_type)
+
+
+def candidates_prefix(room: str, sent_as: str) -> Key:
+    """The prefix of candidates sent by the peer of role ``sent_as`` (a candidate type)."""
+    return (NAMESPACE, room, CANDIDATES_FOR[sent_as])
+
+
+def new_candidate_key(room: str, sent_as: str) -> Key:
+    """A fresh unique key for one candidate."""
+    return (*candidates_prefix(room, sent_as), uuid.uuid4().hex)
+
+
+def peer_key(room: str, slot: int) -> Key:
+    """The key of one of a room's two peer slots."""
+    return (NAMESPACE, room, PEERS, str(slot))
+
+
+def parse_signal_key(key: object) -> Key:
+    """Validate a signal key received from a client (a candidate's, an offer's or an answer's)."""
+    if (
+        isinstance(key, list)
+        and all(isinstance(part, str) for part in key)
+        and len(key) in (3, 4)
+        and key[0] == NAMESPACE
+        and _NAME.fullmatch(key[1])
+        and (
+            (len(key) == 3 and key[2] in DESCRIPTION_TYPES)
+            or (len(key) == 4 and key[2] in CANDIDATES_FOR.values() and _UUID_HEX.fullmatch(key[3]))
+        )
+    ):
+        return tuple(key)
+    raise InvalidRequest(
+        'key must be a signal key as the server returned it: ["webrtc_signal", <room>, '
+        '"candidates_for_initiator"|"candidates_for_receiver", <id>] or ["webrtc_signal", '
+        '<room>, "offer"|"answer"]'
+    )

@@ -1,0 +1,191 @@
+"""The room protocol: the seed's offer/answer/candidate flow, with peers, expiry and limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import keys
+from .errors import InvalidRequest, OfferExists, RoomFull
+from .keys import Key
+from .settings import Settings
+from .store import Store, open_store
+
+SLOTS = (0, 1)
+# A member's "last seen" is rewritten at most this often, to spare the store a write per poll.
+SEEN_RESOLUTION = 1.0
+# Expired entries are purged by a write at most this often.
+PURGE_INTERVAL = 60.0
+
+
+class Signaling:
+    """The signaling protocol over a :class:`~webrtc_signal.store.Store`.
+
+    ``peer`` is an optional client-chosen id. A peer that sends one takes one of the room's
+    two slots and keeps it while it calls at least every ``peer_timeout`` seconds; after that
+    it is dead, and the next request to the room removes it with every signal it sent.
+    Requests without a peer id (the seed's client) are served as before, without a slot.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: float = 300.0,
+        peer_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.peer_timeout = peer_timeout
+        self._clock = clock
+        self._next_purge = clock() + PURGE_INTERVAL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Signaling:
+        """Open the store the settings name and serve the protocol over it."""
+        store = open_store(settings.store_url, settings.instance_path)
+        return cls(store, ttl=settings.ttl, peer_timeout=settings.peer_timeout)
+
+    # -- the seed's requests -------------------------------------------------------------
+
+    def post(self, room: str, signal_type: str, payload: Any, peer: str | None = None) -> Key:
+        """Store a signal; the key it was stored under. An offer is create-if-absent."""
+        room, peer = self._enter(room, peer)
+        keys.check_type(signal_type)
+        if not isinstance(payload, dict):
+            raise InvalidRequest("payload must be a JSON object")
+        record = {"payload": payload, "peer": peer}
+        self._maybe_purge()
+        if signal_type in keys.DESCRIPTION_TYPES:
+            key = keys.description_key(room, signal_type)
+            if signal_type == keys.ANSWER:
+                self.store.set(key, record, self.ttl)
+            elif not self.store.create(key, record, self.ttl):
+                # A peer may replace its own offer (an ICE restart, a retried request).
+                current = self.store.get(key)
+                if peer is None or current is None or current["peer"] != peer:
+                    raise OfferExists("an offer is already waiting in this room: answer it")
+                self.store.set(key, record, self.ttl)
+            return key
+        key = keys.new_candidate_key(room, signal_type)
+        self.store.set(key, record, self.ttl)
+        return key
+
+    def read(self, room: str, signal_type: str, peer: str | None = None) -> Any:
+        """The room's offer or answer payload (or None); for a candidate type, a list.
+
+        Reading ``candidate_receiver`` returns the candidates the receiver sent, oldest first,
+        each as ``{"key": [...], "payload": {...}}``.
+        """
+        room, peer = self._enter(room, peer)
+        keys.check_type(signal_type)
+        if signal_type in keys.DESCRIPTION_TYPES:
+            record = self.store.get(keys.description_key(room, signal_type))
+            return None if record is None else record["payload"]
+        return [
+            {"key": list(key), "payload": record["payload"]}
+            for key, record in self.store.list(keys.candidates_prefix(room, signal_type))
+        ]
+
+    def delete(self, room: str, signal_type: str, peer: str | None = None) -> int:
+        """Remove the room's offer or answer; the number removed (0 or 1)."""
+        room, peer = self._enter(room, peer)
+        signal_type = keys.check_type(signal_type, keys.DESCRIPTION_TYPES)
+        return int(self.store.delete(keys.description_key(room, signal_type)))
+
+    def delete_key(self, key: object, peer: str | None = None) -> int:
+        """Remove one signal by the key it was returned under; the number removed."""
+        parsed = keys.parse_signal_key(key)
+        self._enter(parsed[1], peer)
+        return int(self.store.delete(parsed))
+
+    def hang_up(self, room: str, peer: str | None = None) -> int:
+        """Clear the room's signals and free the caller's slot; the number of signals removed."""
+        room, peer = self._enter(room, peer)
+        removed = sum(
+            self.store.delete(keys.description_key(room, kind)) for kind in keys.DESCRIPTION_TYPES
+        ) + sum(
+            self.store.delete_prefix(keys.candidates_prefix(room, kind))
+            for kind in keys.CANDIDATES_FOR
+        )
+        if peer is not None:
+            self._free_slot(room, peer)
+        return removed
+
+    # -- peers ---------------------------------------------------------------------------
+
+    def presence(self, room: str, peer: str | None = None) -> dict[str, Any]:
+        """How many live peers hold the room; also keeps the caller's slot alive."""
+        room, peer = self._enter(room, peer)
+        return {"room": room, "peers": len(self._live_slots(room))}
+
+    def _enter(self, room: object, peer: object) -> tuple[str, str | None]:
+        """Validate the request's room and peer, drop dead peers, admit or refresh the caller.
+
+        Raises RoomFull when the caller would be a third live peer.
+        """
+        room = keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+        peer = keys.check_peer(peer)
+        slots = self._live_slots(room)
+        if peer is None:
+            return room, None
+        now = self._clock()
+        for slot, member in slots.items():
+            if member["peer"] == peer:
+                if now - member["seen"] >= SEEN_RESOLUTION:
+                    self.store.set(keys.peer_key(room, slot), self._member(peer), self.ttl)
+                return room, peer
+        for slot in SLOTS:
+            if slot not in slots and self.store.create(
+                keys.peer_key(room, slot), self._member(peer), self.ttl
+            ):
+                return room, peer
+        raise RoomFull("two people are already in this room")
+
+    def _live_slots(self, room: str) -> dict[int, dict[str, Any]]:
+        """The room's live members by slot, after removing dead ones and what they sent."""
+        live = {}
+        deadline = self._clock() - self.peer_timeout
+        for slot in SLOTS:
+            member = self.store.get(keys.peer_key(room, slot))
+            if member is None:
+                continue
+            if member["seen"] >= deadline:
+                live[slot] = member
+            else:
+                self._remove_peer(room, slot, member["peer"])
+        return live
+
+    def _remove_peer(self, room: str, slot: int, peer: str) -> None:
+        """Delete a dead peer's signals, then its slot."""
+        for key, record in self.store.list(keys.room_prefix(room)):
+            if key[2] != keys.PEERS and record.get("peer") == peer:
+                self.store.delete(key)
+        self.store.delete(keys.peer_key(room, slot))
+
+    def _free_slot(self, room: str, peer: str) -> None:
+        for slot in SLOTS:
+            member = self.store.get(keys.peer_key(room, slot))
+            if member is not None and member["peer"] == peer:
+                self.store.delete(keys.peer_key(room, slot))
+
+    def _member(self, peer: str) -> dict[str, Any]:
+        return {"peer": peer, "seen": self._clock()}
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def _maybe_purge(self) -> None:
+        now = self._clock()
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_INTERVAL
+            self.store.purge_expired()
+
+    def clear_rooms(self, room: str | None = None) -> dict[str, int]:
+        """Remove every entry of one room, or of every room; entries removed per room."""
+        if room is not None:
+            room = keys.check_room(room)
+            return {room: self.store.delete_prefix(keys.room_prefix(room))}
+        rooms = {key[1] for key, _ in self.store.list((keys.NAMESPACE,))}
+        return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}

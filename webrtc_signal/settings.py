@@ -1,0 +1,70 @@
+"""Settings, read from a mapping of strings (the environment, or a Flask config)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_STORE = "sqlite:///signal.sqlite"
+
+
+def instance_path() -> Path:
+    """The instance folder, where the default store lives; the same rule as Flask's.
+
+    Next to the package in a source checkout (or an editable install), and under
+    ``sys.prefix/var`` when installed, so the server and ``clear-rooms`` always agree.
+    """
+    package_parent = Path(__file__).resolve().parent.parent
+    if "site-packages" in package_parent.parts:
+        return Path(sys.prefix) / "var" / "flask_app-instance"
+    return package_parent / "instance"
+
+
+def _number(mapping: Mapping[str, Any], name: str, default: float) -> float:
+    raw = mapping.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the server; the README's table lists the same names."""
+
+    store_url: str = DEFAULT_STORE
+    instance_path: Path = field(default_factory=instance_path)
+    ttl: float = 300.0
+    peer_timeout: float = 10.0
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_timeout: float = 5.0
+    ice_token_ttl: int = 3600
+    cors_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
+        """Read settings by their environment names; absent or empty ones take defaults."""
+        origins = mapping.get("CORS_ORIGINS") or ()
+        if isinstance(origins, str):
+            origins = tuple(o.strip() for o in origins.replace(",", " ").split() if o.strip())
+        return cls(
+            store_url=mapping.get("SIGNAL_STORE") or DEFAULT_STORE,
+            ttl=_number(mapping, "SIGNAL_TTL", 300.0),
+            peer_timeout=_number(mapping, "SIGNAL_PEER_TIMEOUT", 10.0),
+            twilio_account_sid=mapping.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=mapping.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_timeout=_number(mapping, "TWILIO_TIMEOUT", 5.0),
+            ice_token_ttl=int(_number(mapping, "ICE_TOKEN_TTL", 3600)),
+            cors_origins=tuple(origins),
+        )

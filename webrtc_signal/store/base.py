@@ -1,0 +1,73 @@
+"""The store interface every backend implements."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+Key = tuple[str, ...]
+# Stored values are JSON-compatible: what a client sent, plus small records of our own.
+Value = Any
+
+
+class Store(abc.ABC):
+    """A key-value store with create-if-absent, prefix listing and per-entry expiry.
+
+    Keys are tuples of strings; no part may contain the separator ``"\\x1f"``. Every write
+    takes a ``ttl`` in seconds: after it the entry is invisible to every read and is removed
+    by the next :meth:`purge_expired`. Each method is atomic on its own, also when called
+    from many threads at once.
+    """
+
+    @abc.abstractmethod
+    def get(self, key: Key) -> Value | None:
+        """Return the live value under ``key``, or None."""
+
+    @abc.abstractmethod
+    def create(self, key: Key, value: Value, ttl: float) -> bool:
+        """Store ``value`` only if no live value is under ``key``; True when stored."""
+
+    @abc.abstractmethod
+    def set(self, key: Key, value: Value, ttl: float) -> None:
+        """Store ``value`` under ``key``, replacing any value there."""
+
+    @abc.abstractmethod
+    def delete(self, key: Key) -> bool:
+        """Remove ``key``; True when a live value was there."""
+
+    @abc.abstractmethod
+    def list(self, prefix: Key) -> list[tuple[Key, Value]]:
+        """Every live entry whose key starts with ``prefix``, oldest write first.
+
+        Backends answer from an index on the prefix: never a scan of the whole store.
+        """
+
+    @abc.abstractmethod
+    def delete_prefix(self, prefix: Key) -> int:
+        """Remove every entry under ``prefix`` at once; the number of live entries removed."""
+
+    @abc.abstractmethod
+    def purge_expired(self) -> int:
+        """Remove expired entries; the number removed."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store does not answer."""
+        self.get(("__ping__",))
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+
+SEPARATOR = "\x1f"
+
+
+def encode_key(key: Key) -> str:
+    """Join a key's parts into one string whose prefixes sort together."""
+    if any(SEPARATOR in part for part in key):
+        raise ValueError(f"key part contains the separator: {key!r}")
+    return SEPARATOR.join(key)
+
+
+def decode_key(text: str) -> Key:
+    """The inverse of :func:`encode_key`."""
+    return tuple(text.split(SEPARATOR))
