@@ -1,0 +1,49 @@
+# make run: set up and serve the app on http://127.0.0.1:5000 with the embedded store.
+# make test: set up (Chromium included) and run the whole test suite.
+# make test SKIP_BROWSER=1 skips the browser tests on a machine without one (never in CI).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint format browser bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.app: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.app
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(VENV)/.app
+	$(BIN)/flask run
+
+browser:
+ifndef SKIP_BROWSER
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+endif
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(VENV)/.test browser lint
+	$(BIN)/pytest $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
+
+bench: $(VENV)/.test browser
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Fixtures: the app on a fresh store, its test client and CLI runner, and a live server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from flask_app import create_app
+
+
+@pytest.fixture
+def store_url(tmp_path) -> str:
+    """A fresh sqlite store (the embedded default) in the test's own folder."""
+    return f"sqlite:///{tmp_path / 'signal.sqlite'}"
+
+
+@pytest.fixture
+def app(store_url):
+    """The app on a fresh store, with no Twilio credentials."""
+    app = create_app({"TESTING": True, "SIGNAL_STORE": store_url})
+    yield app
+    app.extensions["webrtc_signal"].store.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class LiveServer:
+    """The app served by werkzeug's threaded server on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 10
+    ) -> tuple[int, Any]:
+        """Send one request; the status and the decoded JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, json.loads(err.read() or b"null")
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """A real HTTP server on a free loopback port, on the app's fresh store."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()

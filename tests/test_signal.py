@@ -1,0 +1,139 @@
+"""The /signal HTTP API through Flask's test client: the seed's flow and its errors."""
+
+from __future__ import annotations
+
+import pytest
+
+OFFER = {"type": "offer", "sdp": "v=0 offer"}
+ANSWER = {"type": "answer", "sdp": "v=0 answer"}
+
+
+def candidate(n: int) -> dict:
+    return {"candidate": f"candidate:{n} 1 udp 1 127.0.0.1 {5000 + n} typ host", "sdpMid": "0"}
+
+
+def test_seed_flow_without_peer_ids(client):
+    """A client that sends exactly the seed's messages connects, then hangs up."""
+    assert client.get("/signal?type=offer").json == {"type": "offer", "payload": None}
+    resp = client.post("/signal", json={"room": "default-room", "type": "offer", "payload": OFFER})
+    assert resp.status_code == 201
+    assert resp.json == {"key": ["webrtc_signal", "default-room", "offer"]}
+
+    assert client.get("/signal?room=default-room&type=offer").json["payload"] == OFFER
+    resp = client.post("/signal", json={"type": "answer", "payload": ANSWER})
+    assert resp.json == {"key": ["webrtc_signal", "default-room", "answer"]}
+    assert client.delete("/signal?type=offer").json == {"deleted": 1}
+    assert client.get("/signal?type=offer").json["payload"] is None
+
+    for n in range(3):
+        key = client.post(
+            "/signal", json={"type": "candidate_initiator", "payload": candidate(n)}
+        ).json["key"]
+        assert key[:3] == ["webrtc_signal", "default-room", "candidates_for_receiver"]
+    key = client.post(
+        "/signal", json={"type": "candidate_receiver", "payload": candidate(9)}
+    ).json["key"]
+    assert key[:3] == ["webrtc_signal", "default-room", "candidates_for_initiator"]
+
+    # The receiver reads what the initiator sent, oldest first, and deletes each by key.
+    sent = client.get("/signal?type=candidate_initiator").json
+    assert [c["payload"] for c in sent] == [candidate(0), candidate(1), candidate(2)]
+    for c in sent:
+        assert client.delete("/signal", json={"key": c["key"]}).json == {"deleted": 1}
+    assert client.get("/signal?type=candidate_initiator").json == []
+    # The initiator asks for the receiver's.
+    assert [c["payload"] for c in client.get("/signal?type=candidate_receiver").json] == [
+        candidate(9)
+    ]
+    assert client.get("/signal?type=answer").json["payload"] == ANSWER
+
+    assert client.delete("/signal?room=default-room").json == {"deleted": 2}
+    assert client.get("/signal?type=answer").json["payload"] is None
+    assert client.get("/signal?type=candidate_receiver").json == []
+
+
+def test_second_offer_is_refused_and_first_is_kept(client):
+    first = {"type": "offer", "sdp": "first"}
+    assert client.post("/signal", json={"type": "offer", "payload": first}).status_code == 201
+    resp = client.post("/signal", json={"type": "offer", "payload": OFFER})
+    assert resp.status_code == 409
+    assert resp.json["error"] == "offer_exists"
+    assert client.get("/signal?type=offer").json["payload"] == first
+
+
+def test_rooms_are_separate(client):
+    client.post("/signal", json={"room": "a", "type": "offer", "payload": OFFER})
+    assert client.get("/signal?room=b&type=offer").json["payload"] is None
+    client.delete("/signal?room=b")
+    assert client.get("/signal?room=a&type=offer").json["payload"] == OFFER
+
+
+def test_deleting_nothing_answers_zero(client):
+    assert client.delete("/signal?type=answer").json == {"deleted": 0}
+    key = ["webrtc_signal", "default-room", "candidates_for_receiver", "0" * 32]
+    assert client.delete("/signal", json={"key": key}).json == {"deleted": 0}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "error"),
+    [
+        ("get", "/signal", None, 400, "invalid_request"),
+        ("get", "/signal?type=bogus", None, 400, "invalid_request"),
+        ("get", "/signal?type=offer&room=", None, 400, "invalid_request"),
+        ("get", "/signal?type=offer&room=a/b", None, 400, "invalid_request"),
+        ("get", "/signal?type=offer&room=" + "x" * 65, None, 400, "invalid_request"),
+        ("get", "/signal?type=offer&peer=bad%20id", None, 400, "invalid_request"),
+        ("post", "/signal", {"type": "bogus", "payload": {}}, 400, "invalid_request"),
+        ("post", "/signal", {"type": "offer"}, 400, "invalid_request"),
+        ("post", "/signal", {"type": "offer", "payload": "sdp"}, 400, "invalid_request"),
+        ("post", "/signal", {"type": "offer", "payload": [1]}, 400, "invalid_request"),
+        ("post", "/signal", {"type": "offer", "payload": {}, "room": 7}, 400, "invalid_request"),
+        ("post", "/signal", [1, 2], 400, "invalid_request"),
+        ("delete", "/signal?type=candidate_initiator", None, 400, "invalid_request"),
+        ("delete", "/signal", {"key": ["webrtc_signal", "../x", "offer"]}, 400, "invalid_request"),
+        ("delete", "/signal", {"key": ["other", "default-room", "offer"]}, 400, "invalid_request"),
+        ("delete", "/signal", {"key": "webrtc_signal"}, 400, "invalid_request"),
+        ("delete", "/signal", {"key": ["webrtc_signal", "r", "peers", "0"]}, 400, "invalid_request"),
+        ("put", "/signal", None, 405, "method_not_allowed"),
+        ("get", "/nowhere/at/all", None, 404, "not_found"),
+    ],
+)
+def test_bad_requests_get_json_errors_and_change_nothing(client, method, path, body, status, error):
+    client.post("/signal", json={"type": "offer", "payload": OFFER})
+    resp = getattr(client, method)(path, json=body)
+    assert resp.status_code == status
+    assert resp.is_json
+    assert resp.json["error"] == error
+    assert resp.json["message"]
+    assert client.get("/signal?type=offer").json["payload"] == OFFER
+
+
+def test_bad_json_is_400(client):
+    resp = client.post("/signal", data="{not json", content_type="application/json")
+    assert resp.status_code == 400
+    assert resp.json == {"error": "invalid_request", "message": "the request body is not valid JSON"}
+
+
+def test_non_json_body_is_415(client):
+    resp = client.post("/signal", data="type=offer", content_type="text/plain")
+    assert resp.status_code == 415
+    assert resp.is_json
+
+
+def test_body_over_64_kib_is_413_and_stores_nothing(client):
+    payload = {"type": "offer", "sdp": "x" * (64 * 1024)}
+    resp = client.post("/signal", json={"type": "offer", "payload": payload})
+    assert resp.status_code == 413
+    assert resp.json["error"] == "request_entity_too_large"
+    assert client.get("/signal?type=offer").json["payload"] is None
+
+
+def test_an_unexpected_failure_is_a_json_500(app, client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(app.extensions["webrtc_signal"], "read", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    resp = client.get("/signal?type=offer")
+    assert resp.status_code == 500
+    assert resp.json["error"] == "internal_server_error"
