@@ -52,7 +52,10 @@ def post_signal():
     """Store an offer, an answer or a candidate."""
     body = json_body(required=True)
     key = get_signaling().post(
-        param(body, "room", DEFAULT_ROOM), body.get("type"), body.get("payload"), param(body, "peer")
+        param(body, "room", DEFAULT_ROOM),
+        body.get("type"),
+        body.get("payload"),
+        param(body, "peer"),
     )
     return {"key": list(key)}, 201
 

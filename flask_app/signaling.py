@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from webrtc_signal import IceServers, Settings, SignalError, Signaling
 from webrtc_signal.cli import clear_report
@@ -37,6 +38,7 @@ def get_ice_servers() -> IceServers:
 @click.command("clear-rooms")
 @click.option("--room", metavar="R", help="Clear the room named R.")
 @click.option("--all", "all_rooms", is_flag=True, help="Clear every room.")
+@with_appcontext
 def clear_rooms_command(room: str | None, all_rooms: bool) -> None:
     """Remove signaling data from the server's store (safe while it runs)."""
     if (room is not None) == all_rooms:

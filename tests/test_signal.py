@@ -30,9 +30,9 @@ def test_seed_flow_without_peer_ids(client):
             "/signal", json={"type": "candidate_initiator", "payload": candidate(n)}
         ).json["key"]
         assert key[:3] == ["webrtc_signal", "default-room", "candidates_for_receiver"]
-    key = client.post(
-        "/signal", json={"type": "candidate_receiver", "payload": candidate(9)}
-    ).json["key"]
+    key = client.post("/signal", json={"type": "candidate_receiver", "payload": candidate(9)}).json[
+        "key"
+    ]
     assert key[:3] == ["webrtc_signal", "default-room", "candidates_for_initiator"]
 
     # The receiver reads what the initiator sent, oldest first, and deletes each by key.
@@ -93,7 +93,13 @@ def test_deleting_nothing_answers_zero(client):
         ("delete", "/signal", {"key": ["webrtc_signal", "../x", "offer"]}, 400, "invalid_request"),
         ("delete", "/signal", {"key": ["other", "default-room", "offer"]}, 400, "invalid_request"),
         ("delete", "/signal", {"key": "webrtc_signal"}, 400, "invalid_request"),
-        ("delete", "/signal", {"key": ["webrtc_signal", "r", "peers", "0"]}, 400, "invalid_request"),
+        (
+            "delete",
+            "/signal",
+            {"key": ["webrtc_signal", "r", "peers", "0"]},
+            400,
+            "invalid_request",
+        ),
         ("put", "/signal", None, 405, "method_not_allowed"),
         ("get", "/nowhere/at/all", None, 404, "not_found"),
     ],
@@ -111,7 +117,10 @@ def test_bad_requests_get_json_errors_and_change_nothing(client, method, path, b
 def test_bad_json_is_400(client):
     resp = client.post("/signal", data="{not json", content_type="application/json")
     assert resp.status_code == 400
-    assert resp.json == {"error": "invalid_request", "message": "the request body is not valid JSON"}
+    assert resp.json == {
+        "error": "invalid_request",
+        "message": "the request body is not valid JSON",
+    }
 
 
 def test_non_json_body_is_415(client):

@@ -22,7 +22,7 @@ EXPIRY_MARGIN = 60
 
 
 def normalise(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rewrite Twilio's entries into what browsers accept: ``urls``, ``username``, ``credential``."""
+    """Rewrite Twilio's entries as browsers take them: ``urls``, ``username``, ``credential``."""
     servers = []
     for entry in entries:
         urls = entry.get("urls") or entry.get("url")
@@ -62,7 +62,9 @@ class IceServers:
             from twilio.rest import Client
 
             self._client = Client(
-                account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout)
+                account_sid,
+                auth_token,
+                http_client=http_client or TwilioHttpClient(timeout=timeout),
             )
         else:
             log.warning(
@@ -106,7 +108,7 @@ class IceServers:
             ttl = int(token.ttl or self._token_ttl)
             if not servers:
                 raise ValueError("the token holds no ICE servers")
-        except Exception as exc:  # noqa: BLE001 - any failure of the edge means "fall back"
+        except Exception as exc:  # any failure at the edge means: fall back
             # Never the exception's text: Twilio's messages carry the request URL and account.
             status = getattr(exc, "status", None)
             log.warning(
@@ -121,4 +123,8 @@ class IceServers:
 
     @staticmethod
     def _fallback() -> dict[str, Any]:
-        return {"iceServers": [dict(s) for s in FALLBACK_SERVERS], "source": "fallback", "ttl": FALLBACK_TTL}
+        return {
+            "iceServers": [dict(s) for s in FALLBACK_SERVERS],
+            "source": "fallback",
+            "ttl": FALLBACK_TTL,
+        }

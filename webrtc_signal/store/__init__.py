@@ -27,7 +27,9 @@ def _open_memory(rest: str, base_dir: Path) -> Store:
 def _open_sqlite(rest: str, base_dir: Path) -> Store:
     # As in SQLAlchemy: three slashes then a relative path, four for an absolute one.
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError("a sqlite store URL is sqlite:///relative/path or sqlite:////absolute/path")
+        raise ConfigError(
+            "a sqlite store URL is sqlite:///relative/path or sqlite:////absolute/path"
+        )
     path = Path(rest[1:])
     return SqliteStore(path if path.is_absolute() else base_dir / path)
 

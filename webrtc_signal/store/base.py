@@ -54,7 +54,7 @@ class Store(abc.ABC):
         """Raise StoreUnavailable when the store does not answer."""
         self.get(("__ping__",))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a backend with nothing to release keeps this
         """Release the backend's resources."""
 
 

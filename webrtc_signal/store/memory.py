@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .base import Key, Store, Value
+from .base import Key, Store, Value, encode_key
 
 
 class MemoryStore(Store):
@@ -25,6 +25,7 @@ class MemoryStore(Store):
         return entry[1]
 
     def _put(self, key: Key, value: Value, ttl: float) -> None:
+        encode_key(key)  # the same key rules as every backend
         self._drop(key)
         self._entries[key] = (self._clock() + ttl, value)
         for n in range(1, len(key)):
@@ -63,9 +64,7 @@ class MemoryStore(Store):
     def list(self, prefix: Key) -> list[tuple[Key, Value]]:
         with self._lock:
             now = self._clock()
-            entries = (
-                (key, self._entries[key]) for key in self._index.get(prefix, {})
-            )
+            entries = ((key, self._entries[key]) for key in self._index.get(prefix, {}))
             return [(key, value) for key, (expires, value) in entries if expires > now]
 
     def delete_prefix(self, prefix: Key) -> int:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 from sqlitedict import SqliteDict
@@ -31,6 +32,9 @@ class SqliteStore(Store):
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Check the file first: sqlitedict would report a bad one from its worker thread.
+            with closing(sqlite3.connect(self.path)) as probe:
+                probe.execute("PRAGMA schema_version")
             self._dict = SqliteDict(
                 str(self.path),
                 tablename=TABLE,
@@ -48,6 +52,9 @@ class SqliteStore(Store):
         """Run one statement and return its rows; errors surface here, in the caller."""
         try:
             with self._lock:
+                # A stopped worker would leave the select waiting forever.
+                if not self._conn.is_alive():
+                    raise StoreUnavailable("the sqlite store is closed")
                 return list(self._conn.select(sql.replace("{t}", f'"{TABLE}"'), args))
         except (sqlite3.Error, RuntimeError) as exc:
             raise StoreUnavailable(f"the sqlite store failed: {exc}") from exc

@@ -1,0 +1,99 @@
+"""The API against a real threaded server on a free loopback port."""
+
+from __future__ import annotations
+
+import http.client
+
+import pytest
+
+from tests.helpers import at_once
+
+OFFER = {"type": "offer", "sdp": "v=0"}
+
+
+def test_seed_flow_over_http(live_server):
+    ask = live_server.request
+    assert ask("GET", "/signal?room=live&type=offer") == (200, {"type": "offer", "payload": None})
+    status, body = ask("POST", "/signal", {"room": "live", "type": "offer", "payload": OFFER})
+    assert (status, body) == (201, {"key": ["webrtc_signal", "live", "offer"]})
+    assert ask("GET", "/signal?room=live&type=offer")[1]["payload"] == OFFER
+    assert (
+        ask("POST", "/signal", {"room": "live", "type": "answer", "payload": {"sdp": "a"}})[0]
+        == 201
+    )
+    assert ask("DELETE", "/signal?room=live&type=offer") == (200, {"deleted": 1})
+    ask(
+        "POST",
+        "/signal",
+        {"room": "live", "type": "candidate_receiver", "payload": {"candidate": "c"}},
+    )
+    [cand] = ask("GET", "/signal?room=live&type=candidate_receiver")[1]
+    assert ask("DELETE", "/signal", {"key": cand["key"]}) == (200, {"deleted": 1})
+    assert ask("DELETE", "/signal?room=live") == (200, {"deleted": 1})
+    assert ask("GET", "/signal?room=live&type=answer")[1]["payload"] is None
+
+
+@pytest.mark.parametrize("with_peer_ids", [False, True])
+def test_concurrent_offers_exactly_one_wins(live_server, with_peer_ids):
+    """Two clients post an offer to one room at the same instant, 40 rounds: one 201, one 409."""
+    for n in range(40):
+        room = f"race-{with_peer_ids}-{n}"
+
+        def post(who: str, room: str = room) -> tuple[int, dict]:
+            body = {"room": room, "type": "offer", "payload": {"sdp": who}}
+            if with_peer_ids:
+                body["peer"] = who
+            return live_server.request("POST", "/signal", body)
+
+        (a, a_body), (b, b_body) = at_once([lambda: post("alice"), lambda: post("bob")])
+        assert sorted([a, b]) == [201, 409]
+        loser = a_body if a == 409 else b_body
+        assert loser["error"] == "offer_exists"
+        winner = "alice" if a == 201 else "bob"
+        stored = live_server.request("GET", f"/signal?room={room}&type=offer")[1]["payload"]
+        assert stored == {"sdp": winner}
+
+
+def test_concurrent_joins_admit_exactly_two(live_server):
+    """Six peers knock on one room at once, 20 rounds: exactly two get in."""
+    for n in range(20):
+        statuses = at_once(
+            [
+                lambda i=i, n=n: live_server.request("GET", f"/room?room=join-{n}&peer=peer{i}")[0]
+                for i in range(6)
+            ]
+        )
+        assert sorted(statuses) == [200, 200, 409, 409, 409, 409]
+
+
+def raw_get(live_server, path: str) -> int:
+    """GET a path exactly as written (no client-side normalisation); the status."""
+    conn = http.client.HTTPConnection(live_server.url.removeprefix("http://"), timeout=5)
+    conn.request("GET", path)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/.env",
+        "/../setup.cfg",
+        "/%2e%2e/setup.cfg",
+        "/%2E%2E%2Fsetup.cfg",
+        "/..%2fsetup.cfg",
+        "/public/../setup.cfg",
+        "/flask_app/__init__.py",
+        "/.git/config",
+        "//etc/passwd",
+        "/%2fetc%2fpasswd",
+    ],
+)
+def test_nothing_outside_public_is_served(live_server, path, tmp_path):
+    assert raw_get(live_server, path) == 404
+
+
+def test_the_page_and_its_files_are_served(live_server):
+    assert raw_get(live_server, "/") == 200
+    assert raw_get(live_server, "/index.html") == 200

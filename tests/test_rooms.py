@@ -1,0 +1,160 @@
+"""The room protocol in the core, without HTTP: peers, slots, dead peers and expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from webrtc_signal import (
+    InvalidRequest,
+    MemoryStore,
+    OfferExists,
+    RoomFull,
+    Signaling,
+)
+from webrtc_signal.keys import peer_key
+
+OFFER = {"type": "offer", "sdp": "o"}
+ANSWER = {"type": "answer", "sdp": "a"}
+CAND = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def signaling(clock):
+    return Signaling(MemoryStore(clock=clock), ttl=300, peer_timeout=10, clock=clock)
+
+
+def test_two_peers_take_the_room_and_a_third_is_refused(signaling):
+    assert signaling.read("r", "offer", peer="alice") is None
+    signaling.post("r", "offer", OFFER, peer="alice")
+    assert signaling.read("r", "offer", peer="bob") == OFFER
+    with pytest.raises(RoomFull):
+        signaling.read("r", "offer", peer="carol")
+    with pytest.raises(RoomFull):
+        signaling.post("r", "candidate_receiver", CAND, peer="carol")
+    assert signaling.presence("r", peer="alice") == {"room": "r", "peers": 2}
+
+
+def test_a_refused_third_peer_changes_nothing(signaling):
+    signaling.post("r", "offer", OFFER, peer="alice")
+    signaling.read("r", "offer", peer="bob")
+    with pytest.raises(RoomFull):
+        signaling.hang_up("r", peer="carol")
+    assert signaling.read("r", "offer", peer="bob") == OFFER
+
+
+def test_a_dead_peers_offer_does_not_trap_the_next_caller(signaling, clock):
+    signaling.post("r", "offer", OFFER, peer="gone")
+    signaling.post("r", "candidate_initiator", CAND, peer="gone")
+    clock.now += 10.5  # "gone" has been silent longer than the peer timeout
+    assert signaling.read("r", "offer", peer="next") is None
+    assert signaling.read("r", "candidate_initiator", peer="next") == []
+    signaling.post("r", "offer", OFFER, peer="next")  # the next caller is the initiator
+    assert signaling.presence("r", peer="next")["peers"] == 1
+
+
+def test_a_live_peer_keeps_its_slot_by_calling(signaling, clock):
+    signaling.post("r", "offer", OFFER, peer="alice")
+    for _ in range(5):  # alice calls every 4 s for 20 s: never dead
+        clock.now += 4
+        signaling.presence("r", peer="alice")
+    assert signaling.read("r", "offer", peer="bob") == OFFER
+
+
+def test_the_room_frees_a_slot_when_one_of_two_dies(signaling, clock):
+    signaling.presence("r", peer="alice")
+    signaling.presence("r", peer="bob")
+    clock.now += 6
+    signaling.presence("r", peer="alice")
+    with pytest.raises(RoomFull):
+        signaling.presence("r", peer="carol")
+    clock.now += 6  # bob silent for 12 s, alice for 6 s
+    assert signaling.presence("r", peer="alice")["peers"] == 1
+    assert signaling.presence("r", peer="carol")["peers"] == 2
+
+
+def test_hang_up_clears_signals_and_frees_the_callers_slot(signaling):
+    signaling.post("r", "offer", OFFER, peer="alice")
+    signaling.post("r", "candidate_initiator", CAND, peer="alice")
+    signaling.post("r", "answer", ANSWER, peer="bob")
+    signaling.post("r", "candidate_receiver", CAND, peer="bob")
+    assert signaling.hang_up("r", peer="alice") == 4
+    assert signaling.presence("r", peer="bob")["peers"] == 1
+    assert signaling.read("r", "answer", peer="bob") is None
+    assert signaling.presence("r", peer="carol")["peers"] == 2
+
+
+def test_a_peer_may_replace_its_own_offer_only(signaling):
+    signaling.post("r", "offer", OFFER, peer="alice")
+    restart = {"type": "offer", "sdp": "ice restart"}
+    signaling.post("r", "offer", restart, peer="alice")
+    assert signaling.read("r", "offer", peer="alice") == restart
+    with pytest.raises(OfferExists):
+        signaling.post("r", "offer", OFFER, peer="bob")
+    with pytest.raises(OfferExists):
+        signaling.post("r", "offer", OFFER)  # a seed client cannot replace it either
+
+
+def test_seed_clients_take_no_slot(signaling):
+    signaling.presence("r", peer="alice")
+    signaling.presence("r", peer="bob")
+    signaling.post("r", "offer", OFFER)  # no peer id: served, never room_full
+    assert signaling.read("r", "offer") == OFFER
+
+
+def test_signals_expire_after_the_ttl(signaling, clock):
+    signaling.post("r", "offer", OFFER)
+    signaling.post("r", "candidate_initiator", CAND)
+    clock.now += 299
+    assert signaling.read("r", "offer") == OFFER
+    clock.now += 1
+    assert signaling.read("r", "offer") is None
+    assert signaling.read("r", "candidate_initiator") == []
+
+
+def test_expired_entries_are_purged_by_later_writes(signaling, clock):
+    for n in range(5):
+        signaling.post(f"room{n}", "offer", OFFER)
+    clock.now += 400
+    signaling.post("other", "offer", OFFER)
+    assert [key for key, _ in signaling.store.list(("webrtc_signal",))] == [
+        ("webrtc_signal", "other", "offer")
+    ]
+
+
+def test_candidate_keys_are_deleted_once(signaling):
+    key = signaling.post("r", "candidate_receiver", CAND)
+    [item] = signaling.read("r", "candidate_receiver")
+    assert item == {"key": list(key), "payload": CAND}
+    assert signaling.delete_key(item["key"]) == 1
+    assert signaling.delete_key(item["key"]) == 0
+
+
+def test_peer_slots_cannot_be_deleted_by_key(signaling):
+    signaling.presence("r", peer="alice")
+    with pytest.raises(InvalidRequest):
+        signaling.delete_key(list(peer_key("r", 0)))
+
+
+def test_clear_rooms(signaling):
+    signaling.post("a", "offer", OFFER, peer="alice")
+    signaling.post("b", "candidate_initiator", CAND)
+    signaling.post("b", "candidate_initiator", CAND)
+    assert signaling.clear_rooms("a") == {"a": 2}  # the offer and alice's slot
+    signaling.post("a", "offer", OFFER)
+    assert signaling.clear_rooms() == {"a": 1, "b": 2}
+    assert signaling.clear_rooms() == {}
+    with pytest.raises(InvalidRequest):
+        signaling.clear_rooms("not a room")

@@ -1,0 +1,66 @@
+"""Settings from the environment (or a Flask config), and the app's use of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from flask_app import create_app
+from webrtc_signal import ConfigError, Settings
+from webrtc_signal.settings import DEFAULT_STORE
+
+
+def test_defaults():
+    settings = Settings.from_mapping({})
+    assert settings.store_url == DEFAULT_STORE == "sqlite:///signal.sqlite"
+    assert (settings.ttl, settings.peer_timeout, settings.twilio_timeout) == (300, 10, 5)
+    assert settings.cors_origins == ()
+    assert settings.twilio_account_sid is None
+
+
+def test_values_are_read_and_the_token_is_not_shown():
+    settings = Settings.from_mapping(
+        {
+            "SIGNAL_STORE": "memory://",
+            "SIGNAL_TTL": "60",
+            "SIGNAL_PEER_TIMEOUT": "2.5",
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "hunter2",
+            "CORS_ORIGINS": "https://a.example, https://b.example",
+        }
+    )
+    assert (settings.store_url, settings.ttl, settings.peer_timeout) == ("memory://", 60, 2.5)
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5"])
+def test_bad_numbers_fail_clearly(value):
+    with pytest.raises(ConfigError, match="SIGNAL_TTL"):
+        Settings.from_mapping({"SIGNAL_TTL": value})
+
+
+def test_app_reads_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SIGNAL_STORE", f"sqlite:///{tmp_path / 'env.sqlite'}")
+    monkeypatch.setenv("SIGNAL_PEER_TIMEOUT", "3")
+    app = create_app()
+    signaling = app.extensions["webrtc_signal"]
+    assert signaling.store.path == tmp_path / "env.sqlite"
+    assert signaling.peer_timeout == 3
+    signaling.store.close()
+
+
+def test_app_refuses_to_start_on_a_bad_store():
+    with pytest.raises(ConfigError, match="unknown scheme"):
+        create_app({"SIGNAL_STORE": "nosuch://here"})
+
+
+def test_cors_is_closed_by_default_and_open_to_listed_origins(store_url):
+    closed = create_app({"SIGNAL_STORE": store_url}).test_client()
+    resp = closed.get("/signal?type=offer", headers={"Origin": "https://elsewhere.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+    app = create_app({"SIGNAL_STORE": store_url, "CORS_ORIGINS": "https://friend.example"})
+    resp = app.test_client().get("/signal?type=offer", headers={"Origin": "https://friend.example"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://friend.example"
+    resp = app.test_client().get("/signal?type=offer", headers={"Origin": "https://other.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers

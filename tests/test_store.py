@@ -1,0 +1,241 @@
+"""The store contract, run against every backend, and each backend's own promises."""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+
+import pytest
+
+from tests.helpers import at_once
+from webrtc_signal import ConfigError, StoreUnavailable
+from webrtc_signal.store import SCHEMES, MemoryStore, SqliteStore, Store, open_store
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+BACKENDS = {
+    "memory": lambda tmp_path, clock: MemoryStore(clock=clock),
+    "sqlite": lambda tmp_path, clock: SqliteStore(tmp_path / "s.sqlite", clock=clock),
+}
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request, tmp_path, clock) -> Store:
+    store = BACKENDS[request.param](tmp_path, clock)
+    yield store
+    store.close()
+
+
+def test_every_scheme_has_a_contract_backend():
+    assert set(SCHEMES) == set(BACKENDS)
+
+
+def test_every_backend_implements_the_whole_interface():
+    abstract = {name for name, f in vars(Store).items() if getattr(f, "__isabstractmethod__", 0)}
+    assert abstract >= {"get", "create", "set", "delete", "list", "delete_prefix"}
+    for cls in (MemoryStore, SqliteStore):
+        assert not inspect.isabstract(cls)
+
+
+def test_get_set_delete(store):
+    key = ("ns", "room", "offer")
+    assert store.get(key) is None
+    store.set(key, {"sdp": "a", "n": [1, 2]}, ttl=60)
+    assert store.get(key) == {"sdp": "a", "n": [1, 2]}
+    store.set(key, {"sdp": "b"}, ttl=60)
+    assert store.get(key) == {"sdp": "b"}
+    assert store.delete(key) is True
+    assert store.get(key) is None
+    assert store.delete(key) is False
+
+
+def test_create_if_absent(store):
+    key = ("ns", "room", "offer")
+    assert store.create(key, "first", ttl=60) is True
+    assert store.create(key, "second", ttl=60) is False
+    assert store.get(key) == "first"
+
+
+def test_expired_entries_are_invisible_and_replaceable(store, clock):
+    store.set(("ns", "r", "a"), 1, ttl=10)
+    store.set(("ns", "r", "b"), 2, ttl=30)
+    clock.now += 10
+    assert store.get(("ns", "r", "a")) is None
+    assert store.list(("ns", "r")) == [(("ns", "r", "b"), 2)]
+    assert store.delete(("ns", "r", "a")) is False
+    assert store.create(("ns", "r", "a"), 3, ttl=10) is True
+    assert store.get(("ns", "r", "a")) == 3
+
+
+def test_purge_removes_only_expired(store, clock):
+    store.set(("ns", "r", "old"), 1, ttl=5)
+    store.set(("ns", "r", "new"), 2, ttl=50)
+    clock.now += 6
+    assert store.purge_expired() == 1
+    assert store.purge_expired() == 0
+    clock.now -= 6  # even seen from before its expiry, the purged entry is gone
+    assert store.get(("ns", "r", "old")) is None
+    assert store.get(("ns", "r", "new")) == 2
+
+
+def test_list_by_prefix_is_oldest_first_and_exact(store):
+    for name in ("c", "a", "b"):
+        store.set(("ns", "room", "cand", name), name, ttl=60)
+    store.set(("ns", "room", "candX", "z"), "other kind", ttl=60)
+    store.set(("ns", "room2", "cand", "y"), "other room", ttl=60)
+    store.set(("ns", "roo", "cand", "x"), "shorter room", ttl=60)
+    assert store.list(("ns", "room", "cand")) == [
+        (("ns", "room", "cand", "c"), "c"),
+        (("ns", "room", "cand", "a"), "a"),
+        (("ns", "room", "cand", "b"), "b"),
+    ]
+    assert [k for k, _ in store.list(("ns", "room"))] == [
+        ("ns", "room", "cand", "c"),
+        ("ns", "room", "cand", "a"),
+        ("ns", "room", "cand", "b"),
+        ("ns", "room", "candX", "z"),
+    ]
+    assert store.list(("ns", "nothing")) == []
+
+
+def test_rewriting_a_key_moves_it_to_the_end(store):
+    store.set(("p", "a"), 1, ttl=60)
+    store.set(("p", "b"), 2, ttl=60)
+    store.set(("p", "a"), 3, ttl=60)
+    assert store.list(("p",)) == [(("p", "b"), 2), (("p", "a"), 3)]
+
+
+def test_delete_prefix(store, clock):
+    store.set(("ns", "r1", "offer"), 1, ttl=60)
+    store.set(("ns", "r1", "cand", "x"), 2, ttl=60)
+    store.set(("ns", "r1", "cand", "gone"), 2, ttl=1)
+    store.set(("ns", "r10", "offer"), 3, ttl=60)
+    clock.now += 1
+    assert store.delete_prefix(("ns", "r1")) == 2
+    assert store.list(("ns", "r1")) == []
+    assert store.get(("ns", "r10", "offer")) == 3
+
+
+def test_keys_with_the_separator_are_refused(store):
+    with pytest.raises(ValueError):
+        store.set(("ns", "a\x1fb"), 1, ttl=60)
+
+
+def test_ping_answers(store):
+    store.ping()
+
+
+def test_create_is_atomic_under_threads(store):
+    """Eight threads race to create the same key, 30 rounds: exactly one wins each."""
+    for n in range(30):
+        key = ("race", str(n))
+        won = at_once([lambda i=i, key=key: store.create(key, i, ttl=60) for i in range(8)])
+        assert won.count(True) == 1
+        assert store.get(key) == won.index(True)
+
+
+# -- opening stores by URL ------------------------------------------------------------------
+
+
+def test_open_store_by_url(tmp_path):
+    assert isinstance(open_store("memory://"), MemoryStore)
+    relative = open_store("sqlite:///data/s.sqlite", base_dir=tmp_path)
+    assert isinstance(relative, SqliteStore)
+    assert relative.path == tmp_path / "data" / "s.sqlite"
+    relative.close()
+    absolute = open_store(f"sqlite:///{tmp_path}/abs.sqlite", base_dir="/nonexistent")
+    assert absolute.path == tmp_path / "abs.sqlite"
+    absolute.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://localhost", "unknown scheme"),
+        ("signal.sqlite", "unknown scheme"),
+        ("sqlite://", "sqlite:///relative/path"),
+        ("memory://somewhere", "takes no path"),
+    ],
+)
+def test_bad_urls_fail_clearly(url, message):
+    with pytest.raises(ConfigError, match=message):
+        open_store(url)
+
+
+def test_unusable_path_fails_at_open(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot open the sqlite store"):
+        open_store(f"sqlite:///{blocker}/s.sqlite")
+
+
+def test_corrupt_file_fails_at_open(tmp_path):
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="cannot open the sqlite store"):
+        open_store(f"sqlite:///{path}")
+
+
+# -- the sqlite backend's own promises ------------------------------------------------------
+
+
+def test_sqlite_survives_reopening(tmp_path):
+    first = SqliteStore(tmp_path / "s.sqlite")
+    first.set(("ns", "r", "offer"), {"sdp": "x"}, ttl=60)
+    first.close()
+    second = SqliteStore(tmp_path / "s.sqlite")
+    assert second.get(("ns", "r", "offer")) == {"sdp": "x"}
+    second.close()
+
+
+def test_sqlite_create_is_atomic_across_connections(tmp_path):
+    """Two stores on one file (as the server and clear-rooms are) still agree on create."""
+    a, b = SqliteStore(tmp_path / "s.sqlite"), SqliteStore(tmp_path / "s.sqlite")
+    assert a.create(("k",), "a", ttl=60) is True
+    assert b.create(("k",), "b", ttl=60) is False
+    assert b.delete(("k",)) is True
+    assert a.create(("k",), "a again", ttl=60) is True
+    assert b.get(("k",)) == "a again"
+    a.close()
+    b.close()
+
+
+def test_sqlite_listing_searches_the_key_index(tmp_path):
+    """Listing a prefix is a range search on the primary key, not a scan of the table."""
+    store = SqliteStore(tmp_path / "s.sqlite")
+    store.set(("ns", "r", "cand", "x"), 1, ttl=60)
+    low, high = store._range(("ns", "r", "cand"))
+    conn = sqlite3.connect(store.path)
+    plan = " ".join(
+        row[-1]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT key, value FROM signals WHERE key >= ? AND key < ? "
+            "AND json_extract(value, '$.e') > ? ORDER BY rowid",
+            (low, high, 0),
+        )
+    )
+    conn.close()
+    store.close()
+    assert "SEARCH signals USING INDEX" in plan
+    assert "SCAN signals" not in plan
+
+
+def test_sqlite_failure_is_store_unavailable(tmp_path):
+    store = SqliteStore(tmp_path / "s.sqlite")
+    store.close()
+    with pytest.raises(StoreUnavailable):
+        store.get(("k",))
