@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import http.client
+import time
 
 import pytest
 
+from flask_app import create_app
+from tests.conftest import LiveServer
 from tests.helpers import at_once
 
 OFFER = {"type": "offer", "sdp": "v=0"}
@@ -97,3 +100,23 @@ def test_nothing_outside_public_is_served(live_server, path, tmp_path):
 def test_the_page_and_its_files_are_served(live_server):
     assert raw_get(live_server, "/") == 200
     assert raw_get(live_server, "/index.html") == 200
+
+
+def test_a_silent_peer_is_dropped_within_the_peer_timeout(store_url):
+    """A tab that posted an offer and went away: after the timeout the room is free again."""
+    app = create_app({"SIGNAL_STORE": store_url, "SIGNAL_PEER_TIMEOUT": "1"})
+    server = LiveServer(app).start()
+    try:
+        ask = server.request
+        ask("POST", "/signal", {"room": "r", "type": "offer", "payload": OFFER, "peer": "gone"})
+        assert ask("GET", "/room?room=r&peer=bob")[1]["peers"] == 2
+        assert ask("GET", "/room?room=r&peer=carol")[0] == 409
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # bob keeps calling, "gone" stays silent
+            ask("GET", "/signal?room=r&type=answer&peer=bob")
+            time.sleep(0.2)
+        assert ask("GET", "/signal?room=r&type=offer&peer=bob")[1]["payload"] is None
+        assert ask("GET", "/room?room=r&peer=carol") == (200, {"room": "r", "peers": 2})
+    finally:
+        server.stop()
+        app.extensions["webrtc_signal"].store.close()

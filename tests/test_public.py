@@ -1,0 +1,77 @@
+"""The page and its files, and nothing else."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fetch(client, path: str) -> tuple[int, str, bytes]:
+    """Status, mimetype and body of a GET, with the response (and its file) closed."""
+    with client.get(path) as resp:
+        return resp.status_code, resp.mimetype, resp.data
+
+
+def test_index_and_files(client):
+    status, mimetype, page = fetch(client, "/")
+    assert (status, mimetype) == (200, "text/html")
+    assert b"Start Session" in page
+    assert fetch(client, "/index.html")[2] == page
+    assert fetch(client, "/client.js")[:2] == (200, "text/javascript")
+    assert fetch(client, "/style.css")[:2] == (200, "text/css")
+
+
+@pytest.mark.parametrize("path", ["/.env", "/.flaskenv", "/../.env", "/missing.js", "/flask_app"])
+def test_not_served(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert resp.is_json
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_flask_run_reads_flaskenv_and_dotenv(tmp_path):
+    """`flask run` in a folder with the repo's .flaskenv and a .env: serves, on the .env's store."""
+    (tmp_path / ".flaskenv").write_text((REPO / ".flaskenv").read_text())
+    store = tmp_path / "from-dotenv.sqlite"
+    (tmp_path / ".env").write_text(f"SIGNAL_STORE=sqlite:///{store}\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_"))}
+    flask = Path(sys.executable).parent / "flask"
+    server = subprocess.Popen(
+        [str(flask), "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "flask run did not start"
+                assert server.poll() is None, "flask run exited"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert b"Start Session" in r.read()
+        assert store.exists()
+    finally:
+        server.terminate()
+        server.wait(10)
