@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from webrtc_signal import DEFAULT_ROOM, InvalidRequest
-from webrtc_signal.keys import DESCRIPTION_TYPES
+from webrtc_signal.keys import DESCRIPTION_TYPES, check_wait
 
 from .signaling import get_signaling
 
@@ -41,7 +41,8 @@ def read_signal():
     """The room's offer or answer, or the list of candidates one side sent."""
     room = request.args.get("room", DEFAULT_ROOM)
     signal_type = request.args.get("type")
-    result = get_signaling().read(room, signal_type, request.args.get("peer"))
+    wait = check_wait(request.args.get("wait"))
+    result = get_signaling().read(room, signal_type, request.args.get("peer"), wait)
     if signal_type in DESCRIPTION_TYPES:
         return {"type": signal_type, "payload": result}
     return jsonify(result)
@@ -49,25 +50,26 @@ def read_signal():
 
 @bp.post("/signal")
 def post_signal():
-    """Store an offer, an answer or a candidate."""
+    """Store an offer, an answer or a candidate; or several candidates, given ``payloads``."""
     body = json_body(required=True)
-    key = get_signaling().post(
-        param(body, "room", DEFAULT_ROOM),
-        body.get("type"),
-        body.get("payload"),
-        param(body, "peer"),
-    )
+    room, peer = param(body, "room", DEFAULT_ROOM), param(body, "peer")
+    if "payloads" in body:
+        stored = get_signaling().post_candidates(room, body.get("type"), body["payloads"], peer)
+        return {"keys": [list(key) for key in stored]}, 201
+    key = get_signaling().post(room, body.get("type"), body.get("payload"), peer)
     return {"key": list(key)}, 201
 
 
 @bp.delete("/signal")
 def delete_signal():
-    """Delete one candidate by key, the offer or answer by type, or (no type) the whole call."""
+    """Delete signals by key (or keys), the offer or answer by type, or (no type) the call."""
     body = json_body(required=False)
     signaling = get_signaling()
     peer = param(body, "peer")
     if "key" in body:
         deleted = signaling.delete_key(body["key"], peer)
+    elif "keys" in body:
+        deleted = signaling.delete_keys(body["keys"], peer)
     elif (signal_type := param(body, "type")) is not None:
         deleted = signaling.delete(param(body, "room", DEFAULT_ROOM), signal_type, peer)
     else:

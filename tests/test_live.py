@@ -120,3 +120,42 @@ def test_a_silent_peer_is_dropped_within_the_peer_timeout(store_url):
     finally:
         server.stop()
         app.extensions["webrtc_signal"].store.close()
+
+
+def test_long_poll_is_woken_by_a_post(live_server):
+    """A reader waiting up to 20 s gets the answer as soon as it is posted."""
+    ask = live_server.request
+    ask("POST", "/signal", {"room": "lp", "type": "offer", "payload": OFFER, "peer": "alice"})
+
+    def answer_later() -> tuple[int, dict]:
+        time.sleep(0.3)
+        body = {"room": "lp", "type": "answer", "payload": {"sdp": "a"}, "peer": "bob"}
+        return ask("POST", "/signal", body)
+
+    def wait_for_answer() -> tuple[float, tuple[int, dict]]:
+        start = time.monotonic()
+        result = ask("GET", "/signal?room=lp&type=answer&peer=alice&wait=20", timeout=30)
+        return time.monotonic() - start, result
+
+    (elapsed, (status, body)), (posted, _) = at_once([wait_for_answer, answer_later])
+    assert posted == 201
+    assert (status, body) == (200, {"type": "answer", "payload": {"sdp": "a"}})
+    assert elapsed < 10  # woken by the post, long before the 20 s wait
+
+
+def test_many_waiting_readers_do_not_block_others(live_server):
+    """Forty readers wait on forty rooms; a post to one room still answers and wakes its reader."""
+
+    def wait_in(n: int) -> int:
+        path = f"/signal?room=w{n}&type=candidate_initiator&wait=3"
+        return len(live_server.request("GET", path, timeout=30)[1])
+
+    def post_to_w7() -> int:
+        time.sleep(0.5)
+        body = {"room": "w7", "type": "candidate_initiator", "payloads": [{"candidate": "c"}]}
+        return live_server.request("POST", "/signal", body)[0]
+
+    results = at_once([lambda n=n: wait_in(n) for n in range(40)] + [post_to_w7])
+    assert results[-1] == 201
+    assert results[7] == 1
+    assert sum(results[:40]) == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from webrtc_signal import (
@@ -158,3 +161,94 @@ def test_clear_rooms(signaling):
     assert signaling.clear_rooms() == {}
     with pytest.raises(InvalidRequest):
         signaling.clear_rooms("not a room")
+
+
+# -- long-poll and batches -----------------------------------------------------------------
+
+
+def post_later(delay: float, *args, **kwargs) -> threading.Timer:
+    timer = threading.Timer(delay, *args, **kwargs)
+    timer.start()
+    return timer
+
+
+def test_a_waiting_read_returns_when_a_signal_is_posted():
+    signaling = Signaling(MemoryStore())
+    post_later(0.1, signaling.post, args=("r", "answer", ANSWER))
+    start = time.monotonic()
+    assert signaling.read("r", "answer", wait=10) == ANSWER
+    assert time.monotonic() - start < 5  # woken by the post, not by the 10 s timeout
+
+
+def test_a_waiting_candidate_read_gets_the_whole_batch():
+    signaling = Signaling(MemoryStore())
+    post_later(0.1, signaling.post_candidates, args=("r", "candidate_receiver", [CAND, CAND]))
+    got = signaling.read("r", "candidate_receiver", wait=10)
+    assert [c["payload"] for c in got] == [CAND, CAND]
+
+
+def test_a_wait_that_times_out_answers_as_without_wait():
+    signaling = Signaling(MemoryStore())
+    assert signaling.read("r", "offer", wait=0.05) is None
+    assert signaling.read("r", "candidate_initiator", wait=0.05) == []
+
+
+def test_a_wait_returns_at_once_when_something_is_there():
+    signaling = Signaling(MemoryStore())
+    signaling.post("r", "offer", OFFER)
+    assert signaling.read("r", "offer", wait=30) == OFFER
+
+
+def test_posts_to_other_rooms_do_not_end_a_wait():
+    signaling = Signaling(MemoryStore())
+    post_later(0.05, signaling.post, args=("other", "answer", ANSWER))
+    assert signaling.read("r", "answer", wait=0.3) is None
+
+
+@pytest.mark.parametrize("wait", [0, -1, 30.5, float("nan"), float("inf")])
+def test_wait_is_bounded(signaling, wait):
+    with pytest.raises(InvalidRequest, match="wait"):
+        signaling.read("r", "offer", wait=wait)
+
+
+def test_a_long_wait_keeps_the_waiting_peer_alive():
+    """A peer waiting longer than the peer timeout is still live, and keeps its place."""
+    signaling = Signaling(MemoryStore(), peer_timeout=0.3)
+    waiting = threading.Thread(target=signaling.read, args=("r", "answer", "alice", 1.5))
+    waiting.start()
+    time.sleep(1.0)  # alice has made no new request for over three peer timeouts
+    assert signaling.presence("r", peer="bob")["peers"] == 2
+    with pytest.raises(RoomFull):
+        signaling.presence("r", peer="carol")
+    waiting.join()
+
+
+def test_post_candidates_in_one_step(signaling):
+    stored = signaling.post_candidates("r", "candidate_initiator", [CAND, {"candidate": "2"}])
+    assert [key[2] for key in stored] == ["candidates_for_receiver"] * 2
+    got = signaling.read("r", "candidate_initiator")
+    assert [c["key"] for c in got] == [list(k) for k in stored]
+    assert signaling.delete_keys([c["key"] for c in got]) == 2
+    assert signaling.read("r", "candidate_initiator") == []
+
+
+@pytest.mark.parametrize("payloads", [[], [CAND, "x"], CAND, [CAND] * 51, None, [[CAND]]])
+def test_bad_batches_store_nothing(signaling, payloads):
+    with pytest.raises(InvalidRequest):
+        signaling.post_candidates("r", "candidate_initiator", payloads)
+    assert signaling.read("r", "candidate_initiator") == []
+
+
+def test_batches_are_for_candidates_only(signaling):
+    with pytest.raises(InvalidRequest):
+        signaling.post_candidates("r", "offer", [OFFER])
+
+
+def test_delete_keys_within_one_room(signaling):
+    a = signaling.post("a", "candidate_initiator", CAND)
+    b = signaling.post("b", "candidate_initiator", CAND)
+    with pytest.raises(InvalidRequest, match="one room"):
+        signaling.delete_keys([list(a), list(b)])
+    with pytest.raises(InvalidRequest):
+        signaling.delete_keys([])
+    assert len(signaling.read("a", "candidate_initiator")) == 1

@@ -146,3 +146,29 @@ def test_an_unexpected_failure_is_a_json_500(app, client, monkeypatch):
     resp = client.get("/signal?type=offer")
     assert resp.status_code == 500
     assert resp.json["error"] == "internal_server_error"
+
+
+def test_candidates_in_batches(client):
+    payloads = [candidate(1), candidate(2), candidate(3)]
+    resp = client.post("/signal", json={"type": "candidate_receiver", "payloads": payloads})
+    assert resp.status_code == 201
+    stored = resp.json["keys"]
+    assert [key[2] for key in stored] == ["candidates_for_initiator"] * 3
+    got = client.get("/signal?type=candidate_receiver").json
+    assert [c["payload"] for c in got] == payloads
+    assert client.delete("/signal", json={"keys": stored[:2]}).json == {"deleted": 2}
+    assert [c["key"] for c in client.get("/signal?type=candidate_receiver").json] == stored[2:]
+
+
+@pytest.mark.parametrize("wait", ["0", "-1", "31", "soon", "nan", "inf"])
+def test_bad_wait_is_400(client, wait):
+    resp = client.get(f"/signal?type=offer&wait={wait}")
+    assert resp.status_code == 400
+    assert "wait" in resp.json["message"]
+
+
+def test_wait_answers_as_without_wait(client):
+    assert client.get("/signal?type=offer&wait=0.05").json == {"type": "offer", "payload": None}
+    assert client.get("/signal?type=candidate_initiator&wait=0.05").json == []
+    client.post("/signal", json={"type": "offer", "payload": OFFER})
+    assert client.get("/signal?type=offer&wait=30").json == {"type": "offer", "payload": OFFER}

@@ -239,3 +239,16 @@ def test_sqlite_failure_is_store_unavailable(tmp_path):
     store.close()
     with pytest.raises(StoreUnavailable):
         store.get(("k",))
+
+
+def test_set_many_writes_all_in_order(store):
+    store.set(("p", "first"), 0, ttl=60)
+    store.set_many([(("p", str(n)), n) for n in range(5)], ttl=60)
+    assert store.list(("p",)) == [(("p", "first"), 0)] + [(("p", str(n)), n) for n in range(5)]
+    store.set_many([], ttl=60)
+
+
+def test_set_many_refuses_a_bad_batch_whole(store):
+    with pytest.raises(ValueError):
+        store.set_many([(("p", "ok"), 1), (("p", "bad\x1f"), 2)], ttl=60)
+    assert store.list(("p",)) == []

@@ -21,6 +21,7 @@ CANDIDATE_INITIATOR = "candidate_initiator"
 CANDIDATE_RECEIVER = "candidate_receiver"
 SIGNAL_TYPES = (OFFER, ANSWER, CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
 DESCRIPTION_TYPES = (OFFER, ANSWER)
+CANDIDATE_TYPES = (CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
 
 # A candidate sent *by* the initiator is stored *for* the receiver, and the other way round;
 # reading type T returns what the peer of role T sent.
@@ -34,6 +35,16 @@ Key = tuple[str, ...]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def check_wait(wait: object) -> float | None:
+    """A long-poll's ``wait`` parameter as seconds (None when absent); not its range."""
+    if wait is None or wait == "":
+        return None
+    try:
+        return float(wait)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidRequest("wait must be a number of seconds") from None
 
 
 def check_room(room: object) -> str:

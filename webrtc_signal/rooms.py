@@ -9,14 +9,19 @@ from typing import Any
 from . import keys
 from .errors import InvalidRequest, OfferExists, RoomFull
 from .keys import Key
+from .notify import Notifier
 from .settings import Settings
 from .store import Store, open_store
 
 SLOTS = (0, 1)
-# A member's "last seen" is rewritten at most this often, to spare the store a write per poll.
+# A member's "last seen" is rewritten at most this often (or a quarter of the peer timeout,
+# when that is shorter), to spare the store a write per poll.
 SEEN_RESOLUTION = 1.0
 # Expired entries are purged by a write at most this often.
 PURGE_INTERVAL = 60.0
+# The longest a read may wait for a signal, and the most candidates one request may carry.
+MAX_WAIT = 30.0
+MAX_BATCH = 50
 
 
 class Signaling:
@@ -34,11 +39,13 @@ class Signaling:
         *,
         ttl: float = 300.0,
         peer_timeout: float = 10.0,
+        notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.ttl = ttl
         self.peer_timeout = peer_timeout
+        self.notifier = notifier or Notifier()
         self._clock = clock
         self._next_purge = clock() + PURGE_INTERVAL
 
@@ -68,19 +75,61 @@ class Signaling:
                 if peer is None or current is None or current["peer"] != peer:
                     raise OfferExists("an offer is already waiting in this room: answer it")
                 self.store.set(key, record, self.ttl)
-            return key
-        key = keys.new_candidate_key(room, signal_type)
-        self.store.set(key, record, self.ttl)
+        else:
+            key = keys.new_candidate_key(room, signal_type)
+            self.store.set(key, record, self.ttl)
+        self.notifier.notify(room)
         return key
 
-    def read(self, room: str, signal_type: str, peer: str | None = None) -> Any:
+    def post_candidates(
+        self, room: str, signal_type: str, payloads: Any, peer: str | None = None
+    ) -> list[Key]:
+        """Store several candidates in one step; their keys, in order."""
+        room, peer = self._enter(room, peer)
+        keys.check_type(signal_type, keys.CANDIDATE_TYPES)
+        if (
+            not isinstance(payloads, list)
+            or not 0 < len(payloads) <= MAX_BATCH
+            or not all(isinstance(p, dict) for p in payloads)
+        ):
+            raise InvalidRequest(f"payloads must be a list of 1-{MAX_BATCH} JSON objects")
+        items = [
+            (keys.new_candidate_key(room, signal_type), {"payload": p, "peer": peer})
+            for p in payloads
+        ]
+        self._maybe_purge()
+        self.store.set_many(items, self.ttl)
+        self.notifier.notify(room)
+        return [key for key, _ in items]
+
+    def read(
+        self, room: str, signal_type: str, peer: str | None = None, wait: float | None = None
+    ) -> Any:
         """The room's offer or answer payload (or None); for a candidate type, a list.
 
         Reading ``candidate_receiver`` returns the candidates the receiver sent, oldest first,
-        each as ``{"key": [...], "payload": {...}}``.
+        each as ``{"key": [...], "payload": {...}}``. With ``wait`` (0 < wait <= 30 seconds)
+        an empty answer is held back until a matching signal is posted or the time is up.
         """
         room, peer = self._enter(room, peer)
         keys.check_type(signal_type)
+        if wait is None:
+            return self._read(room, signal_type)
+        if not 0 < wait <= MAX_WAIT:
+            raise InvalidRequest(f"wait must be more than 0 and at most {MAX_WAIT:g} seconds")
+        deadline = time.monotonic() + wait
+        # Listen before the first read: a post landing between read and wait still wakes us.
+        with self.notifier.listen(room) as listener:
+            while True:
+                result = self._read(room, signal_type)
+                remaining = deadline - time.monotonic()
+                if result or remaining <= 0:
+                    return result
+                # Wake at least every third of the peer timeout to keep the caller's slot.
+                if not listener.wait(min(remaining, self.peer_timeout / 3)) and peer:
+                    self._enter(room, peer)
+
+    def _read(self, room: str, signal_type: str) -> Any:
         if signal_type in keys.DESCRIPTION_TYPES:
             record = self.store.get(keys.description_key(room, signal_type))
             return None if record is None else record["payload"]
@@ -100,6 +149,17 @@ class Signaling:
         parsed = keys.parse_signal_key(key)
         self._enter(parsed[1], peer)
         return int(self.store.delete(parsed))
+
+    def delete_keys(self, key_list: object, peer: str | None = None) -> int:
+        """Remove several signals by their keys; the number removed."""
+        if not isinstance(key_list, list) or not 0 < len(key_list) <= MAX_BATCH:
+            raise InvalidRequest(f"keys must be a list of 1-{MAX_BATCH} signal keys")
+        parsed = [keys.parse_signal_key(key) for key in key_list]
+        rooms = {key[1] for key in parsed}
+        if len(rooms) > 1:
+            raise InvalidRequest("keys must all belong to one room")
+        self._enter(rooms.pop(), peer)
+        return sum(self.store.delete(key) for key in parsed)
 
     def hang_up(self, room: str, peer: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
@@ -134,7 +194,7 @@ class Signaling:
         now = self._clock()
         for slot, member in slots.items():
             if member["peer"] == peer:
-                if now - member["seen"] >= SEEN_RESOLUTION:
+                if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
                     self.store.set(keys.peer_key(room, slot), self._member(peer), self.ttl)
                 return room, peer
         for slot in SLOTS:

@@ -32,6 +32,10 @@ class Store(abc.ABC):
         """Store ``value`` under ``key``, replacing any value there."""
 
     @abc.abstractmethod
+    def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
+        """Store every ``(key, value)`` in one step: all of them, or (on failure) none."""
+
+    @abc.abstractmethod
     def delete(self, key: Key) -> bool:
         """Remove ``key``; True when a live value was there."""
 

@@ -57,6 +57,13 @@ class MemoryStore(Store):
         with self._lock:
             self._put(key, value, ttl)
 
+    def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
+        for key, _ in items:
+            encode_key(key)  # refuse the whole batch before writing any of it
+        with self._lock:
+            for key, value in items:
+                self._put(key, value, ttl)
+
     def delete(self, key: Key) -> bool:
         with self._lock:
             return self._drop(key)

@@ -94,6 +94,17 @@ class SqliteStore(Store):
             (encode_key(key), self._record(value, self._clock() + ttl)),
         )
 
+    def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
+        if not items:
+            return
+        expires = self._clock() + ttl
+        args = [
+            part for key, value in items for part in (encode_key(key), self._record(value, expires))
+        ]
+        # One multi-row statement: one transaction, so all rows land or none do.
+        rows = ", ".join(["(?, ?)"] * len(items))
+        self._change(f"REPLACE INTO {{t}} (key, value) VALUES {rows}", tuple(args))
+
     def delete(self, key: Key) -> bool:
         with self._lock:
             live = self.get(key) is not None
