@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format browser bench clean
+.PHONY: run test lint format browser redis-server bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,18 @@ $(VENV)/.test: $(VENV)/.app
 run: $(VENV)/.app
 	$(BIN)/flask run
 
-browser:
+# Debian packages the tests drive for real: Chromium, and redis-server (started by the tests).
+browser: redis-server
 ifndef SKIP_BROWSER
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 endif
+
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian's redis-server for the Redis store tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

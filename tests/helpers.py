@@ -1,7 +1,8 @@
-"""Shared test helpers: running calls at the same instant."""
+"""Shared test helpers: running calls at the same instant, finding a free port."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,3 +25,10 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
     for t in threads:
         t.join()
     return results
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,12 +36,6 @@ def test_not_served(client, path):
     resp = client.get(path)
     assert resp.status_code == 404
     assert resp.is_json
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_flask_run_reads_flaskenv_and_dotenv(tmp_path):

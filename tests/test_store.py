@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
+import time
 
 import pytest
 
 from tests.helpers import at_once
 from webrtc_signal import ConfigError, StoreUnavailable
 from webrtc_signal.store import SCHEMES, MemoryStore, SqliteStore, Store, open_store
+from webrtc_signal.store.redis import RedisStore
 
 
 class Clock:
@@ -23,8 +25,12 @@ class Clock:
 
 
 BACKENDS = {
-    "memory": lambda tmp_path, clock: MemoryStore(clock=clock),
-    "sqlite": lambda tmp_path, clock: SqliteStore(tmp_path / "s.sqlite", clock=clock),
+    "memory": lambda request, clock: MemoryStore(clock=clock),
+    "sqlite": lambda request, clock: SqliteStore(
+        request.getfixturevalue("tmp_path") / "s.sqlite", clock=clock
+    ),
+    # Redis keeps time itself: tests on it wait for real.
+    "redis": lambda request, clock: RedisStore.from_url(request.getfixturevalue("redis_url")),
 }
 
 
@@ -34,10 +40,28 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store(request, tmp_path, clock) -> Store:
-    store = BACKENDS[request.param](tmp_path, clock)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(request, backend, clock) -> Store:
+    store = BACKENDS[backend](request, clock)
     yield store
     store.close()
+
+
+@pytest.fixture
+def advance(backend, clock):
+    """Let time pass for the store: the fake clock moves, or (for Redis) the test waits."""
+
+    def advance(seconds: float) -> None:
+        if backend == "redis":
+            time.sleep(seconds)
+        else:
+            clock.now += seconds
+
+    return advance
 
 
 def test_every_scheme_has_a_contract_backend():
@@ -47,7 +71,7 @@ def test_every_scheme_has_a_contract_backend():
 def test_every_backend_implements_the_whole_interface():
     abstract = {name for name, f in vars(Store).items() if getattr(f, "__isabstractmethod__", 0)}
     assert abstract >= {"get", "create", "set", "delete", "list", "delete_prefix"}
-    for cls in (MemoryStore, SqliteStore):
+    for cls in (MemoryStore, SqliteStore, RedisStore):
         assert not inspect.isabstract(cls)
 
 
@@ -70,10 +94,10 @@ def test_create_if_absent(store):
     assert store.get(key) == "first"
 
 
-def test_expired_entries_are_invisible_and_replaceable(store, clock):
-    store.set(("ns", "r", "a"), 1, ttl=10)
+def test_expired_entries_are_invisible_and_replaceable(store, advance):
+    store.set(("ns", "r", "a"), 1, ttl=0.2)
     store.set(("ns", "r", "b"), 2, ttl=30)
-    clock.now += 10
+    advance(0.25)
     assert store.get(("ns", "r", "a")) is None
     assert store.list(("ns", "r")) == [(("ns", "r", "b"), 2)]
     assert store.delete(("ns", "r", "a")) is False
@@ -81,13 +105,15 @@ def test_expired_entries_are_invisible_and_replaceable(store, clock):
     assert store.get(("ns", "r", "a")) == 3
 
 
-def test_purge_removes_only_expired(store, clock):
-    store.set(("ns", "r", "old"), 1, ttl=5)
-    store.set(("ns", "r", "new"), 2, ttl=50)
-    clock.now += 6
-    assert store.purge_expired() == 1
+def test_purge_removes_only_expired(store, backend, advance, clock):
+    store.set(("ns", "r", "old"), 1, ttl=0.2)
+    store.set(("ns", "r", "new"), 2, ttl=30)
+    advance(0.25)
+    # Redis removes expired keys by itself; the other backends count what they purge.
+    assert store.purge_expired() == (0 if backend == "redis" else 1)
     assert store.purge_expired() == 0
-    clock.now -= 6  # even seen from before its expiry, the purged entry is gone
+    if backend != "redis":
+        clock.now -= 0.25  # even seen from before its expiry, the purged entry is gone
     assert store.get(("ns", "r", "old")) is None
     assert store.get(("ns", "r", "new")) == 2
 
@@ -113,21 +139,38 @@ def test_list_by_prefix_is_oldest_first_and_exact(store):
 
 
 def test_rewriting_a_key_moves_it_to_the_end(store):
-    store.set(("p", "a"), 1, ttl=60)
-    store.set(("p", "b"), 2, ttl=60)
-    store.set(("p", "a"), 3, ttl=60)
-    assert store.list(("p",)) == [(("p", "b"), 2), (("p", "a"), 3)]
+    store.set(("p", "q", "a"), 1, ttl=60)
+    store.set(("p", "q", "b"), 2, ttl=60)
+    store.set(("p", "q", "a"), 3, ttl=60)
+    assert store.list(("p", "q")) == [(("p", "q", "b"), 2), (("p", "q", "a"), 3)]
 
 
-def test_delete_prefix(store, clock):
+def test_delete_prefix(store, advance):
     store.set(("ns", "r1", "offer"), 1, ttl=60)
     store.set(("ns", "r1", "cand", "x"), 2, ttl=60)
-    store.set(("ns", "r1", "cand", "gone"), 2, ttl=1)
+    store.set(("ns", "r1", "cand", "gone"), 2, ttl=0.2)
     store.set(("ns", "r10", "offer"), 3, ttl=60)
-    clock.now += 1
+    advance(0.25)
     assert store.delete_prefix(("ns", "r1")) == 2
     assert store.list(("ns", "r1")) == []
+    assert store.list(("ns", "r1", "cand")) == []
     assert store.get(("ns", "r10", "offer")) == 3
+
+
+def test_delete_a_deeper_prefix_keeps_the_rest(store):
+    store.set(("ns", "r", "offer"), 1, ttl=60)
+    store.set(("ns", "r", "cand", "x"), 2, ttl=60)
+    assert store.delete_prefix(("ns", "r", "cand")) == 1
+    assert store.list(("ns", "r")) == [(("ns", "r", "offer"), 1)]
+    assert store.delete_prefix(("ns", "nothing")) == 0
+
+
+def test_list_everything_under_a_short_prefix(store):
+    """A one-part prefix (what `clear-rooms --all` lists) finds every room's entries."""
+    store.set(("ns", "a", "offer"), 1, ttl=60)
+    store.set(("ns", "b", "cand", "x"), 2, ttl=60)
+    store.set(("other", "c", "offer"), 3, ttl=60)
+    assert sorted(store.list(("ns",))) == [(("ns", "a", "offer"), 1), (("ns", "b", "cand", "x"), 2)]
 
 
 def test_keys_with_the_separator_are_refused(store):
@@ -165,7 +208,6 @@ def test_open_store_by_url(tmp_path):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("redis://localhost", "unknown scheme"),
         ("signal.sqlite", "unknown scheme"),
         ("sqlite://", "sqlite:///relative/path"),
         ("memory://somewhere", "takes no path"),
@@ -242,13 +284,15 @@ def test_sqlite_failure_is_store_unavailable(tmp_path):
 
 
 def test_set_many_writes_all_in_order(store):
-    store.set(("p", "first"), 0, ttl=60)
-    store.set_many([(("p", str(n)), n) for n in range(5)], ttl=60)
-    assert store.list(("p",)) == [(("p", "first"), 0)] + [(("p", str(n)), n) for n in range(5)]
+    store.set(("p", "q", "first"), 0, ttl=60)
+    store.set_many([(("p", "q", str(n)), n) for n in range(5)], ttl=60)
+    assert store.list(("p", "q")) == [(("p", "q", "first"), 0)] + [
+        (("p", "q", str(n)), n) for n in range(5)
+    ]
     store.set_many([], ttl=60)
 
 
 def test_set_many_refuses_a_bad_batch_whole(store):
     with pytest.raises(ValueError):
-        store.set_many([(("p", "ok"), 1), (("p", "bad\x1f"), 2)], ttl=60)
-    assert store.list(("p",)) == []
+        store.set_many([(("p", "q", "ok"), 1), (("p", "q", "bad\x1f"), 2)], ttl=60)
+    assert store.list(("p", "q")) == []

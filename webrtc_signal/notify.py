@@ -51,6 +51,13 @@ class Notifier:
                 entry.version += 1
                 entry.changed.notify_all()
 
+    def notify_all(self) -> None:
+        """Wake every waiting reader of every room (after wake-ups may have been missed)."""
+        with self._lock:
+            for entry in self._rooms.values():
+                entry.version += 1
+                entry.changed.notify_all()
+
     @contextmanager
     def listen(self, room: str) -> Iterator[Listener]:
         """Register as a waiter on ``room`` for the duration of the block."""

@@ -45,7 +45,7 @@ class Signaling:
         self.store = store
         self.ttl = ttl
         self.peer_timeout = peer_timeout
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier or store.notifier()
         self._clock = clock
         self._next_purge = clock() + PURGE_INTERVAL
 

@@ -4,6 +4,8 @@
     in-process, for tests and embedding
 ``sqlite:///relative/path.sqlite``, ``sqlite:////absolute/path.sqlite``
     one file through sqlitedict (the default); relative to the instance folder
+``redis://host:port/db``
+    Redis, shared by several processes and hosts (needs the ``redis`` extra)
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ def _open_sqlite(rest: str, base_dir: Path) -> Store:
     return SqliteStore(path if path.is_absolute() else base_dir / path)
 
 
-SCHEMES = {"memory": _open_memory, "sqlite": _open_sqlite}
+def _open_redis(rest: str, base_dir: Path) -> Store:
+    try:
+        from .redis import RedisStore
+    except ImportError as exc:
+        raise ConfigError(
+            "a redis:// store needs redis-py: pip install 'webrtc-signal[redis]'"
+        ) from exc
+    return RedisStore.from_url("redis://" + rest)
+
+
+SCHEMES = {"memory": _open_memory, "sqlite": _open_sqlite, "redis": _open_redis}
 
 
 def open_store(url: str, base_dir: str | Path = ".") -> Store:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from ..notify import Notifier
+
 Key = tuple[str, ...]
 # Stored values are JSON-compatible: what a client sent, plus small records of our own.
 Value = Any
@@ -53,6 +55,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def purge_expired(self) -> int:
         """Remove expired entries; the number removed."""
+
+    def notifier(self) -> Notifier:
+        """The wake-up channel for long-polls that reaches every process sharing this store.
+
+        In-process for a store one process owns; a backend shared between processes
+        returns one that crosses them.
+        """
+        return Notifier()
 
     def ping(self) -> None:
         """Raise StoreUnavailable when the store does not answer."""

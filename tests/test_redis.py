@@ -1,0 +1,208 @@
+"""The Redis store as deployments use it: several app processes on one real redis-server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import redis
+
+from tests.helpers import at_once, free_port
+from webrtc_signal import MemoryStore, Signaling, StoreUnavailable
+from webrtc_signal.store.redis import RedisStore
+
+OFFER = {"type": "offer", "sdp": "v=0"}
+
+
+class AppProcess:
+    """The app in its own process (`flask run`), on a free loopback port."""
+
+    def __init__(self, store_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_"))}
+        env.update(SIGNAL_STORE=store_url, FLASK_APP="flask_app")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "run", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.request("GET", "/healthz")
+                return
+            except OSError:
+                assert self.process.poll() is None, "the app process exited"
+                assert time.monotonic() < deadline, "the app process did not start"
+                time.sleep(0.1)
+
+    def request(self, method: str, path: str, body=None, timeout: float = 15):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, json.loads(err.read() or b"null")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def two_apps(redis_url):
+    apps = [AppProcess(redis_url), AppProcess(redis_url)]
+    yield apps
+    for app in apps:
+        app.stop()
+
+
+def test_the_seed_flow_across_two_processes(two_apps):
+    """Every request of a call goes to the other process than the one before."""
+    a, b = two_apps
+    assert a.request("GET", "/signal?room=x&type=offer&peer=alice")[1]["payload"] is None
+    assert (
+        b.request(
+            "POST", "/signal", {"room": "x", "type": "offer", "payload": OFFER, "peer": "alice"}
+        )[0]
+        == 201
+    )
+    assert (
+        a.request(
+            "POST", "/signal", {"room": "x", "type": "offer", "payload": OFFER, "peer": "bob"}
+        )[1]["error"]
+        == "offer_exists"
+    )
+    assert b.request("GET", "/signal?room=x&type=offer&peer=bob")[1]["payload"] == OFFER
+    assert a.request("GET", "/room?room=x&peer=carol")[1]["error"] == "room_full"
+    answer = {"room": "x", "type": "answer", "payload": {"sdp": "a"}, "peer": "bob"}
+    assert b.request("POST", "/signal", answer)[0] == 201
+    assert a.request("DELETE", "/signal?room=x&type=offer&peer=bob") == (200, {"deleted": 1})
+    batch = {
+        "room": "x",
+        "type": "candidate_initiator",
+        "peer": "alice",
+        "payloads": [{"candidate": "1"}, {"candidate": "2"}],
+    }
+    keys = b.request("POST", "/signal", batch)[1]["keys"]
+    got = a.request("GET", "/signal?room=x&type=candidate_initiator&peer=bob")[1]
+    assert [c["key"] for c in got] == keys
+    assert b.request("DELETE", "/signal", {"keys": keys, "peer": "bob"}) == (200, {"deleted": 2})
+    assert a.request("GET", "/signal?room=x&type=answer&peer=alice")[1]["payload"] == {"sdp": "a"}
+    assert b.request("DELETE", "/signal?room=x&peer=alice") == (200, {"deleted": 1})
+    assert a.request("GET", "/room?room=x&peer=bob")[1]["peers"] == 1
+
+
+def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
+    a, b = two_apps
+
+    def wait_on_a():
+        start = time.monotonic()
+        result = a.request("GET", "/signal?room=w&type=answer&wait=20", timeout=30)
+        return time.monotonic() - start, result
+
+    def post_to_b():
+        time.sleep(0.5)
+        return b.request("POST", "/signal", {"room": "w", "type": "answer", "payload": {"n": 1}})
+
+    (elapsed, (status, body)), (posted, _) = at_once([wait_on_a, post_to_b])
+    assert posted == 201
+    assert (status, body["payload"]) == (200, {"n": 1})
+    assert elapsed < 10  # woken through Redis, not by the 20 s timeout
+
+
+def test_concurrent_offers_across_processes(two_apps):
+    a, b = two_apps
+    for n in range(20):
+        body = {"room": f"race{n}", "type": "offer", "payload": OFFER}
+        statuses = at_once(
+            [
+                lambda body=body: a.request("POST", "/signal", body)[0],
+                lambda body=body: b.request("POST", "/signal", body)[0],
+            ]
+        )
+        assert sorted(statuses) == [201, 409]
+
+
+def test_redis_down_gives_503_fast_and_comes_back(redis_server, redis_url):
+    app = AppProcess(redis_url)
+    try:
+        app.request("POST", "/signal", {"room": "k", "type": "offer", "payload": OFFER})
+        redis_server.stop()
+        for path in ("/healthz", "/signal?room=k&type=offer", "/signal?room=k&type=answer&wait=5"):
+            start = time.monotonic()
+            status, body = app.request("GET", path)
+            assert status == 503, (path, body)
+            assert body["error"] == "store_unavailable"
+            assert time.monotonic() - start < 8  # bounded by the socket timeouts
+        status, body = app.request(
+            "POST", "/signal", {"room": "k", "type": "answer", "payload": {"sdp": "a"}}
+        )
+        assert (status, body["error"]) == (503, "store_unavailable")
+
+        redis_server.start()  # a fresh, empty Redis on the same port
+        deadline = time.monotonic() + 15
+        while app.request("GET", "/healthz")[0] != 200:
+            assert time.monotonic() < deadline, "the app did not reconnect"
+            time.sleep(0.2)
+        assert (
+            app.request("POST", "/signal", {"room": "k", "type": "offer", "payload": OFFER})[0]
+            == 201
+        )
+        assert app.request("GET", "/signal?room=k&type=offer")[1]["payload"] == OFFER
+    finally:
+        app.stop()
+        if redis_server.process is None:
+            redis_server.start()
+
+
+def test_a_rooms_poll_uses_no_keyspace_scan(redis_url):
+    store = RedisStore.from_url(redis_url)
+    signaling = Signaling(store)
+    for n in range(50):
+        signaling.post(f"room{n}", "candidate_initiator", {"candidate": str(n)}, peer=f"p{n}")
+    client = redis.Redis.from_url(redis_url)
+    client.config_resetstat()
+    signaling.read("room7", "candidate_initiator", peer="q7")
+    signaling.delete_keys([["webrtc_signal", "room7", "candidates_for_receiver", "0" * 32]])
+    stats = client.info("commandstats")
+    assert stats, "Redis reported no commands"
+    assert not {"cmdstat_keys", "cmdstat_scan"} & set(stats)
+    client.close()
+    store.close()
+
+
+def test_a_redis_failure_inside_the_core_is_store_unavailable():
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    with pytest.raises(StoreUnavailable, match="redis store failed"):
+        store.get(("k", "x"))
+    store.close()
+
+
+def test_only_the_redis_store_crosses_processes(redis_url):
+    """Two Signaling objects on one Redis share wake-ups; a memory store keeps its own."""
+    store_a, store_b = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    a, b = Signaling(store_a), Signaling(store_b)
+    time.sleep(0.3)  # let both subscribers connect
+
+    def post_on_b():
+        time.sleep(0.3)
+        b.post("r", "answer", {"sdp": "x"})
+
+    (answer, _) = at_once([lambda: a.read("r", "answer", wait=10), post_on_b])
+    assert answer == {"sdp": "x"}
+    assert type(MemoryStore().notifier()).__name__ == "Notifier"
+    store_a.close()
+    store_b.close()
