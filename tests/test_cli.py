@@ -12,13 +12,14 @@ import pytest
 from webrtc_signal.cli import main
 
 OFFER = {"type": "offer", "sdp": "v=0"}
+CAND = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
 REPO = Path(__file__).resolve().parent.parent
 
 
 def fill(client, *rooms: str) -> None:
     for room in rooms:
         client.post("/signal", json={"room": room, "type": "offer", "payload": OFFER, "peer": "p1"})
-        client.post("/signal", json={"room": room, "type": "candidate_initiator", "payload": {}})
+        client.post("/signal", json={"room": room, "type": "candidate_initiator", "payload": CAND})
 
 
 def test_flask_clear_one_room(client, runner):

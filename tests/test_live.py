@@ -21,7 +21,11 @@ def test_seed_flow_over_http(live_server):
     assert (status, body) == (201, {"key": ["webrtc_signal", "live", "offer"]})
     assert ask("GET", "/signal?room=live&type=offer")[1]["payload"] == OFFER
     assert (
-        ask("POST", "/signal", {"room": "live", "type": "answer", "payload": {"sdp": "a"}})[0]
+        ask(
+            "POST",
+            "/signal",
+            {"room": "live", "type": "answer", "payload": {"type": "answer", "sdp": "a"}},
+        )[0]
         == 201
     )
     assert ask("DELETE", "/signal?room=live&type=offer") == (200, {"deleted": 1})
@@ -43,7 +47,7 @@ def test_concurrent_offers_exactly_one_wins(live_server, with_peer_ids):
         room = f"race-{with_peer_ids}-{n}"
 
         def post(who: str, room: str = room) -> tuple[int, dict]:
-            body = {"room": room, "type": "offer", "payload": {"sdp": who}}
+            body = {"room": room, "type": "offer", "payload": {"type": "offer", "sdp": who}}
             if with_peer_ids:
                 body["peer"] = who
             return live_server.request("POST", "/signal", body)
@@ -54,7 +58,7 @@ def test_concurrent_offers_exactly_one_wins(live_server, with_peer_ids):
         assert loser["error"] == "offer_exists"
         winner = "alice" if a == 201 else "bob"
         stored = live_server.request("GET", f"/signal?room={room}&type=offer")[1]["payload"]
-        assert stored == {"sdp": winner}
+        assert stored == {"type": "offer", "sdp": winner}
 
 
 def test_concurrent_joins_admit_exactly_two(live_server):
@@ -129,7 +133,12 @@ def test_long_poll_is_woken_by_a_post(live_server):
 
     def answer_later() -> tuple[int, dict]:
         time.sleep(0.3)
-        body = {"room": "lp", "type": "answer", "payload": {"sdp": "a"}, "peer": "bob"}
+        body = {
+            "room": "lp",
+            "type": "answer",
+            "payload": {"type": "answer", "sdp": "a"},
+            "peer": "bob",
+        }
         return ask("POST", "/signal", body)
 
     def wait_for_answer() -> tuple[float, tuple[int, dict]]:
@@ -139,7 +148,7 @@ def test_long_poll_is_woken_by_a_post(live_server):
 
     (elapsed, (status, body)), (posted, _) = at_once([wait_for_answer, answer_later])
     assert posted == 201
-    assert (status, body) == (200, {"type": "answer", "payload": {"sdp": "a"}})
+    assert (status, body) == (200, {"type": "answer", "payload": {"type": "answer", "sdp": "a"}})
     assert elapsed < 10  # woken by the post, long before the 20 s wait
 
 

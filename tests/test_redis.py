@@ -87,7 +87,12 @@ def test_the_seed_flow_across_two_processes(two_apps):
     )
     assert b.request("GET", "/signal?room=x&type=offer&peer=bob")[1]["payload"] == OFFER
     assert a.request("GET", "/room?room=x&peer=carol")[1]["error"] == "room_full"
-    answer = {"room": "x", "type": "answer", "payload": {"sdp": "a"}, "peer": "bob"}
+    answer = {
+        "room": "x",
+        "type": "answer",
+        "payload": {"type": "answer", "sdp": "a"},
+        "peer": "bob",
+    }
     assert b.request("POST", "/signal", answer)[0] == 201
     assert a.request("DELETE", "/signal?room=x&type=offer&peer=bob") == (200, {"deleted": 1})
     batch = {
@@ -100,7 +105,10 @@ def test_the_seed_flow_across_two_processes(two_apps):
     got = a.request("GET", "/signal?room=x&type=candidate_initiator&peer=bob")[1]
     assert [c["key"] for c in got] == keys
     assert b.request("DELETE", "/signal", {"keys": keys, "peer": "bob"}) == (200, {"deleted": 2})
-    assert a.request("GET", "/signal?room=x&type=answer&peer=alice")[1]["payload"] == {"sdp": "a"}
+    assert a.request("GET", "/signal?room=x&type=answer&peer=alice")[1]["payload"] == {
+        "type": "answer",
+        "sdp": "a",
+    }
     assert b.request("DELETE", "/signal?room=x&peer=alice") == (200, {"deleted": 1})
     assert a.request("GET", "/room?room=x&peer=bob")[1]["peers"] == 1
 
@@ -115,11 +123,15 @@ def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
 
     def post_to_b():
         time.sleep(0.5)
-        return b.request("POST", "/signal", {"room": "w", "type": "answer", "payload": {"n": 1}})
+        return b.request(
+            "POST",
+            "/signal",
+            {"room": "w", "type": "answer", "payload": {"type": "answer", "sdp": "n1"}},
+        )
 
     (elapsed, (status, body)), (posted, _) = at_once([wait_on_a, post_to_b])
     assert posted == 201
-    assert (status, body["payload"]) == (200, {"n": 1})
+    assert (status, body["payload"]) == (200, {"type": "answer", "sdp": "n1"})
     assert elapsed < 10  # woken through Redis, not by the 20 s timeout
 
 
@@ -148,7 +160,9 @@ def test_redis_down_gives_503_fast_and_comes_back(redis_server, redis_url):
             assert body["error"] == "store_unavailable"
             assert time.monotonic() - start < 8  # bounded by the socket timeouts
         status, body = app.request(
-            "POST", "/signal", {"room": "k", "type": "answer", "payload": {"sdp": "a"}}
+            "POST",
+            "/signal",
+            {"room": "k", "type": "answer", "payload": {"type": "answer", "sdp": "a"}},
         )
         assert (status, body["error"]) == (503, "store_unavailable")
 
@@ -199,10 +213,10 @@ def test_only_the_redis_store_crosses_processes(redis_url):
 
     def post_on_b():
         time.sleep(0.3)
-        b.post("r", "answer", {"sdp": "x"})
+        b.post("r", "answer", {"type": "answer", "sdp": "x"})
 
     (answer, _) = at_once([lambda: a.read("r", "answer", wait=10), post_on_b])
-    assert answer == {"sdp": "x"}
+    assert answer == {"type": "answer", "sdp": "x"}
     assert type(MemoryStore().notifier()).__name__ == "Notifier"
     store_a.close()
     store_b.close()

@@ -13,6 +13,7 @@ from webrtc_signal import (
     OfferExists,
     RoomFull,
     Signaling,
+    TooManySignals,
 )
 from webrtc_signal.keys import peer_key
 
@@ -252,3 +253,40 @@ def test_delete_keys_within_one_room(signaling):
     with pytest.raises(InvalidRequest):
         signaling.delete_keys([])
     assert len(signaling.read("a", "candidate_initiator")) == 1
+
+
+@pytest.mark.parametrize(
+    ("signal_type", "payload"),
+    [
+        ("offer", {"sdp": "v=0"}),
+        ("offer", {"type": "answer", "sdp": "v=0"}),
+        ("offer", {"type": "offer", "sdp": 5}),
+        ("answer", {"type": "answer"}),
+        ("candidate_initiator", {"sdpMid": "0"}),
+        ("candidate_receiver", {"candidate": None}),
+        ("candidate_receiver", "candidate:1"),
+    ],
+)
+def test_payloads_must_have_their_types_shape(signaling, signal_type, payload):
+    with pytest.raises(InvalidRequest, match="payload"):
+        signaling.post("r", signal_type, payload)
+    assert signaling.store.list(("webrtc_signal", "r")) == []
+
+
+def test_the_end_of_candidates_marker_is_a_candidate(signaling):
+    signaling.post("r", "candidate_initiator", {"candidate": "", "sdpMid": "0"})
+    assert len(signaling.read("r", "candidate_initiator")) == 1
+
+
+def test_unread_candidates_are_capped_per_side(signaling):
+    from webrtc_signal.rooms import MAX_CANDIDATES
+
+    signaling.post_candidates("r", "candidate_initiator", [CAND] * 50)
+    signaling.post_candidates("r", "candidate_initiator", [CAND] * (MAX_CANDIDATES - 50))
+    with pytest.raises(TooManySignals, match="read and delete them first"):
+        signaling.post("r", "candidate_initiator", CAND)
+    assert len(signaling.read("r", "candidate_initiator")) == MAX_CANDIDATES
+    signaling.post("r", "candidate_receiver", CAND)  # the other side has its own allowance
+    first = signaling.read("r", "candidate_initiator")[0]
+    signaling.delete_key(first["key"])
+    signaling.post("r", "candidate_initiator", CAND)  # room again after one was read

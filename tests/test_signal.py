@@ -114,6 +114,17 @@ def test_bad_requests_get_json_errors_and_change_nothing(client, method, path, b
     assert client.get("/signal?type=offer").json["payload"] == OFFER
 
 
+def test_too_many_candidates_is_a_clear_409(client):
+    for _ in range(2):
+        client.post(
+            "/signal", json={"type": "candidate_initiator", "payloads": [candidate(1)] * 50}
+        )
+    resp = client.post("/signal", json={"type": "candidate_initiator", "payload": candidate(2)})
+    assert resp.status_code == 409
+    assert resp.json["error"] == "too_many_signals"
+    assert len(client.get("/signal?type=candidate_initiator").json) == 100
+
+
 def test_bad_json_is_400(client):
     resp = client.post("/signal", data="{not json", content_type="application/json")
     assert resp.status_code == 400

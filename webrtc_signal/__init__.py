@@ -16,6 +16,7 @@ from .errors import (
     RoomFull,
     SignalError,
     StoreUnavailable,
+    TooManySignals,
 )
 from .ice import IceServers
 from .keys import DEFAULT_ROOM, SIGNAL_TYPES
@@ -39,5 +40,6 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreUnavailable",
+    "TooManySignals",
     "open_store",
 ]

@@ -6,7 +6,8 @@ The adapter (Flask or any other) maps each to an HTTP status in one place::
     ├── InvalidRequest        400  bad room, type, key, peer or payload
     ├── Conflict              409
     │   ├── OfferExists           another peer's offer is waiting: act as the receiver
-    │   └── RoomFull              two live peers already hold the room
+    │   ├── RoomFull              two live peers already hold the room
+    │   └── TooManySignals        the room holds as many unread signals as it may
     ├── StoreUnavailable      503  the store does not answer
     └── ConfigError           start-up only: a setting that cannot work
 """
@@ -46,6 +47,12 @@ class RoomFull(Conflict):
     """Two live peers already hold the room."""
 
     code = "room_full"
+
+
+class TooManySignals(Conflict):
+    """The room already holds as many unread signals of that kind as it may."""
+
+    code = "too_many_signals"
 
 
 class StoreUnavailable(SignalError):

@@ -98,7 +98,7 @@ class IceServers:
                 self._cached, self._expires = self._fetch(now)
             answer = dict(self._cached)
             if answer["source"] == "twilio":
-                answer["ttl"] = max(0, int(self._expires - now))
+                answer["ttl"] = max(0, round(self._expires - now))
             return answer
 
     def _fetch(self, now: float) -> tuple[dict[str, Any], float]:

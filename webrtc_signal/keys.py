@@ -47,6 +47,24 @@ def check_wait(wait: object) -> float | None:
         raise InvalidRequest("wait must be a number of seconds") from None
 
 
+def check_payload(signal_type: str, payload: object) -> dict:
+    """Return ``payload`` if it has the shape of its type, else raise InvalidRequest.
+
+    An offer or answer is an RTCSessionDescription (string ``type`` naming it, string
+    ``sdp``); a candidate is an RTCIceCandidate (string ``candidate``, "" at the end).
+    """
+    if not isinstance(payload, dict):
+        raise InvalidRequest("payload must be a JSON object")
+    if signal_type in DESCRIPTION_TYPES:
+        if payload.get("type") != signal_type or not isinstance(payload.get("sdp"), str):
+            raise InvalidRequest(
+                f'an {signal_type} payload is {{"type": "{signal_type}", "sdp": <string>}}'
+            )
+    elif not isinstance(payload.get("candidate"), str):
+        raise InvalidRequest('a candidate payload is {"candidate": <string>, ...}')
+    return payload
+
+
 def check_room(room: object) -> str:
     """Return ``room`` if it is a valid room name, else raise InvalidRequest."""
     if not isinstance(room, str) or not _NAME.fullmatch(room):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import keys
-from .errors import InvalidRequest, OfferExists, RoomFull
+from .errors import InvalidRequest, OfferExists, RoomFull, TooManySignals
 from .keys import Key
 from .notify import Notifier
 from .settings import Settings
@@ -22,6 +22,8 @@ PURGE_INTERVAL = 60.0
 # The longest a read may wait for a signal, and the most candidates one request may carry.
 MAX_WAIT = 30.0
 MAX_BATCH = 50
+# Candidates of one side that may wait unread in a room: a real call trickles a few dozen.
+MAX_CANDIDATES = 100
 
 
 class Signaling:
@@ -59,24 +61,20 @@ class Signaling:
 
     def post(self, room: str, signal_type: str, payload: Any, peer: str | None = None) -> Key:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
+        if signal_type in keys.CANDIDATE_TYPES:
+            return self.post_candidates(room, signal_type, [payload], peer)[0]
         room, peer = self._enter(room, peer)
         keys.check_type(signal_type)
-        if not isinstance(payload, dict):
-            raise InvalidRequest("payload must be a JSON object")
-        record = {"payload": payload, "peer": peer}
+        record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
         self._maybe_purge()
-        if signal_type in keys.DESCRIPTION_TYPES:
-            key = keys.description_key(room, signal_type)
-            if signal_type == keys.ANSWER:
-                self.store.set(key, record, self.ttl)
-            elif not self.store.create(key, record, self.ttl):
-                # A peer may replace its own offer (an ICE restart, a retried request).
-                current = self.store.get(key)
-                if peer is None or current is None or current["peer"] != peer:
-                    raise OfferExists("an offer is already waiting in this room: answer it")
-                self.store.set(key, record, self.ttl)
-        else:
-            key = keys.new_candidate_key(room, signal_type)
+        key = keys.description_key(room, signal_type)
+        if signal_type == keys.ANSWER:
+            self.store.set(key, record, self.ttl)
+        elif not self.store.create(key, record, self.ttl):
+            # A peer may replace its own offer (an ICE restart, a retried request).
+            current = self.store.get(key)
+            if peer is None or current is None or current["peer"] != peer:
+                raise OfferExists("an offer is already waiting in this room: answer it")
             self.store.set(key, record, self.ttl)
         self.notifier.notify(room)
         return key
@@ -84,19 +82,24 @@ class Signaling:
     def post_candidates(
         self, room: str, signal_type: str, payloads: Any, peer: str | None = None
     ) -> list[Key]:
-        """Store several candidates in one step; their keys, in order."""
+        """Store several candidates of one side in one step; their keys, in order."""
         room, peer = self._enter(room, peer)
         keys.check_type(signal_type, keys.CANDIDATE_TYPES)
-        if (
-            not isinstance(payloads, list)
-            or not 0 < len(payloads) <= MAX_BATCH
-            or not all(isinstance(p, dict) for p in payloads)
-        ):
-            raise InvalidRequest(f"payloads must be a list of 1-{MAX_BATCH} JSON objects")
+        if not isinstance(payloads, list) or not 0 < len(payloads) <= MAX_BATCH:
+            raise InvalidRequest(f"payloads must be a list of 1-{MAX_BATCH} candidates")
         items = [
-            (keys.new_candidate_key(room, signal_type), {"payload": p, "peer": peer})
+            (
+                keys.new_candidate_key(room, signal_type),
+                {"payload": keys.check_payload(signal_type, p), "peer": peer},
+            )
             for p in payloads
         ]
+        waiting = len(self.store.list(keys.candidates_prefix(room, signal_type)))
+        if waiting + len(items) > MAX_CANDIDATES:
+            raise TooManySignals(
+                f"at most {MAX_CANDIDATES} candidates of one side may wait in a room; "
+                f"{waiting} are waiting: read and delete them first"
+            )
         self._maybe_purge()
         self.store.set_many(items, self.ttl)
         self.notifier.notify(room)
