@@ -21,7 +21,10 @@ def json_body(required: bool) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser's own limit, not a ValueError
+        raise InvalidRequest("the request body nests too deeply") from None
     if body is None:
         raise InvalidRequest("the request body is not valid JSON")
     if not isinstance(body, dict):

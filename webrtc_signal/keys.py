@@ -32,6 +32,8 @@ CANDIDATES_FOR = {
 PEERS = "peers"
 
 Key = tuple[str, ...]
+# A session description or a candidate is a flat object; a little room for extensions.
+MAX_NESTING = 8
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")
@@ -47,6 +49,18 @@ def check_wait(wait: object) -> float | None:
         raise InvalidRequest("wait must be a number of seconds") from None
 
 
+def _nesting(value: object) -> int:
+    """How deeply lists and objects nest in a JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_payload(signal_type: str, payload: object) -> dict:
     """Return ``payload`` if it has the shape of its type, else raise InvalidRequest.
 
@@ -55,6 +69,8 @@ def check_payload(signal_type: str, payload: object) -> dict:
     """
     if not isinstance(payload, dict):
         raise InvalidRequest("payload must be a JSON object")
+    if _nesting(payload) > MAX_NESTING:
+        raise InvalidRequest(f"payload must nest at most {MAX_NESTING} levels deep")
     if signal_type in DESCRIPTION_TYPES:
         if payload.get("type") != signal_type or not isinstance(payload.get("sdp"), str):
             raise InvalidRequest(
