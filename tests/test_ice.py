@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
 
 import pytest
+from twilio.http.http_client import TwilioHttpClient
 
 from tests.fakes import SECRET, SID, FakeTwilio, twilio_token
 from webrtc_signal import IceServers
@@ -103,3 +107,41 @@ def test_the_http_timeout_reaches_twilios_client():
 
 def test_normalise_drops_entries_without_urls():
     assert normalise([{"username": "x"}, {"url": "stun:a"}]) == [{"urls": "stun:a"}]
+
+
+def test_a_silent_twilio_costs_one_timeout_then_falls_back(caplog):
+    """Twilio's real HTTP client, through a proxy on loopback that never answers."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])  # hold the connection, say nothing
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    http = TwilioHttpClient(timeout=0.5, proxy={"https": proxy, "http": proxy})
+    ice = IceServers(SID, SECRET, http_client=http)
+    try:
+        start = time.monotonic()
+        first = ice.get()
+        took = time.monotonic() - start
+        start = time.monotonic()
+        second = ice.get()
+        cached = time.monotonic() - start
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        silent.close()
+    assert first["source"] == second["source"] == "fallback"
+    assert took < 3  # the 0.5 s timeout, not a hang
+    assert cached < 0.1  # the failure is remembered: no second wait
+    assert SECRET not in caplog.text
