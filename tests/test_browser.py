@@ -1,0 +1,492 @@
+"""The page in real headless Chromium: two browser contexts are two people in one room.
+
+Every page here runs under a strict Content-Security-Policy (see tests/browser.py), and a
+test fails if a page throws an uncaught error or violates the policy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from flask_app import create_app
+from tests.browser import (
+    AUDIO_ENERGY_JS,
+    CHROMIUM,
+    REMOTE_BRIGHTNESS_JS,
+    Person,
+    launch_chromium,
+    open_person,
+)
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+SHORT_PEER_TIMEOUT = 3
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole module; each person gets a context of their own."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`make browser`) to run the "
+            "browser tests",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def people(browser) -> Iterator[Callable[..., Person]]:
+    """Open people (contexts) on demand; at the end, no page may have thrown or broken CSP."""
+    opened: list[Person] = []
+
+    def open_(url: str, **options) -> Person:
+        person = open_person(browser, url, **options)
+        opened.append(person)
+        return person
+
+    yield open_
+    violations = []
+    for person in opened:
+        if not (person.crashed or person.page.is_closed()):
+            violations += person.probe("csp")
+    for person in opened:
+        person.close()
+    assert [error for person in opened for error in person.errors] == []
+    assert violations == []
+
+
+@pytest.fixture
+def short_timeout_server(tmp_path) -> Iterator[LiveServer]:
+    """A live server whose peers count as gone after SHORT_PEER_TIMEOUT silent seconds."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SIGNAL_STORE": f"sqlite:///{tmp_path / 'signal.sqlite'}",
+            "SIGNAL_PEER_TIMEOUT": SHORT_PEER_TIMEOUT,
+        }
+    )
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+    app.extensions["webrtc_signal"].store.close()
+
+
+def room_url(server: LiveServer, room: str) -> str:
+    return f"{server.url}/?room={room}"
+
+
+def connect(first: Person, second: Person, timeout: float = 10_000) -> None:
+    """``first`` starts and waits, ``second`` starts; both end up connected."""
+    first.start()
+    first.expect_state("waiting")
+    expect(first.status).to_contain_text("Waiting")
+    second.start()
+    first.expect_state("connected", timeout)
+    second.expect_state("connected", timeout)
+
+
+def expect_idle_controls(person: Person) -> None:
+    """No session: Start Session enabled, Hang Up disabled."""
+    expect(person.button("Start Session")).to_be_enabled()
+    expect(person.button("Hang Up")).to_be_disabled()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def room_is_clear(server: LiveServer, room: str) -> bool:
+    """No live peer and no signal left in the room."""
+    presence = server.request("GET", f"/room?room={room}")[1]
+    signals = [
+        server.request("GET", f"/signal?room={room}&type={kind}")[1]
+        for kind in ("offer", "answer", "candidate_initiator", "candidate_receiver")
+    ]
+    return presence["peers"] == 0 and signals == [
+        {"type": "offer", "payload": None},
+        {"type": "answer", "payload": None},
+        [],
+        [],
+    ]
+
+
+def test_chromium_is_installed():
+    """The browser tests need Debian's Chromium: a missing one is a failure, never a skip."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's chromium"
+
+
+def test_call_video_chat_controls_and_hang_up(live_server, people):
+    """Two people connect, see each other, chat, mute, switch the camera, then one hangs up."""
+    url = room_url(live_server, "call")
+    alice = people(url)
+    bob = people(url, viewport=PHONE)
+    expect_idle_controls(alice)
+
+    connect(alice, bob)
+    expect(alice.status).to_contain_text("Connected")
+    for person in (alice, bob):
+        expect(person.button("Start Session")).to_be_disabled()
+        expect(person.button("Hang Up")).to_be_enabled()
+        person.expect_remote_video_playing()
+        assert person.page.evaluate("document.getElementById('localVideo').videoWidth") > 0
+
+    # ICE servers come from /api/ice-servers.
+    ice = live_server.request("GET", "/api/ice-servers")[1]
+    assert alice.probe("configs")[-1]["iceServers"] == ice["iceServers"]
+    assert bob.probe("configs")[-1]["iceServers"] == ice["iceServers"]
+
+    # Chat both ways; markup arrives as text, and a plain-text message is shown as it came.
+    alice.send("Hello Bob <img src=x>")
+    bob.expect_chat("Hello Bob <img src=x>")
+    bob.send("Hi Alice & <b>all</b>")
+    alice.expect_chat("Hi Alice & <b>all</b>")
+    bob.page.evaluate("session.dc.send('plain <i>text</i> from another client')")
+    alice.expect_chat("plain <i>text</i> from another client")
+    assert alice.page.locator("#chatLog img, #chatLog b, #chatLog i").count() == 0
+    assert alice.chat_texts() == [
+        "Hello Bob <img src=x>",
+        "Hi Alice & <b>all</b>",
+        "plain <i>text</i> from another client",
+    ]
+
+    # Trickled candidates: each applied once, and none left on the server.
+    for person in (alice, bob):
+        applied = person.probe("candidates")
+        assert applied, "no candidate went through the API"
+        assert len(applied) == len(set(applied))
+    wait_until(
+        lambda: all(
+            live_server.request("GET", f"/signal?room=call&type={kind}")[1] == []
+            for kind in ("candidate_initiator", "candidate_receiver")
+        ),
+        5,
+        "candidates were left on the server",
+    )
+
+    # The connection panel.
+    expect(alice.page.locator("#statRoute")).to_have_text(re.compile(r"^direct"), timeout=5000)
+    expect(alice.page.locator("#statRtt")).to_have_text(re.compile(r"^\d+ ms$"))
+    for stat in ("#statIn", "#statOut"):
+        expect(alice.page.locator(stat)).to_have_text(re.compile(r"^[1-9][\d.]* [kM]bit/s$"))
+
+    # Mute and unmute: Bob stops hearing Alice, then hears her again.
+    def energy_growth(seconds: float = 1.5) -> float:
+        before = bob.page.evaluate(AUDIO_ENERGY_JS)
+        time.sleep(seconds)
+        return bob.page.evaluate(AUDIO_ENERGY_JS) - before
+
+    alice.button("Mute").click()
+    expect(alice.button("Unmute")).to_be_visible()
+    assert alice.page.evaluate("session.localStream.getAudioTracks()[0].enabled") is False
+    time.sleep(0.5)
+    assert energy_growth() < 1e-3  # silence (about 0.3 a second while unmuted)
+    alice.button("Unmute").click()
+    expect(alice.button("Mute")).to_be_visible()
+    assert energy_growth() > 1e-2
+
+    # Camera off and on: Bob's picture of Alice goes black, then comes back.
+    def brightness() -> float:
+        return bob.page.evaluate(REMOTE_BRIGHTNESS_JS)
+
+    assert brightness() > 30
+    alice.button("Camera off").click()
+    expect(alice.button("Camera on")).to_be_visible()
+    wait_until(lambda: brightness() < 5, 5, "the camera did not turn off")
+    alice.button("Camera on").click()
+    expect(alice.button("Camera off")).to_be_visible()
+    wait_until(lambda: brightness() > 30, 5, "the camera did not come back")
+
+    # Bob is on a phone-sized window: nothing sticks out sideways.
+    assert bob.page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+    # Hang Up: Alice's camera and microphone stop; Bob sees that she left, within 2 s.
+    alice.hang_up()
+    bob.expect_state("left", timeout=2000)
+    expect(bob.status).to_contain_text("left")
+    alice.expect_state("idle")
+    assert alice.page.evaluate(
+        "window.__probe.streams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"
+    )
+    for person in (alice, bob):
+        expect_idle_controls(person)
+        expect(person.page.get_by_label("Message", exact=True)).to_be_disabled()
+    wait_until(lambda: room_is_clear(live_server, "call"), 3, "the room was not cleared")
+
+
+def test_candidates_before_the_answer_are_queued(live_server, people):
+    """Candidates that come before the remote description wait for it instead of being lost."""
+    url = room_url(live_server, "queue")
+    alice = people(url)
+    bob = people(url)
+    held = {"answer": False}
+
+    def hold_answer(route):
+        # Alice does not see Bob's answer (nor its side effect, the deleted offer) until
+        # released, while Bob's candidates reach her.
+        kind = re.search(r"[?&]type=(\w+)", route.request.url)
+        if held["answer"] and route.request.method == "GET" and kind:
+            if kind.group(1) == "answer":
+                return route.fulfill(json={"type": "answer", "payload": None})
+            if kind.group(1) == "offer":
+                return route.fulfill(json={"type": "offer", "payload": {"type": "offer"}})
+        return route.continue_()
+
+    alice.page.route(re.compile(r"/signal\?"), hold_answer)
+    alice.start()
+    alice.expect_state("waiting")
+    held["answer"] = True
+    bob.start()
+    alice.page.wait_for_function("() => session && session.pendingCandidates.length > 0")
+    queued = alice.page.evaluate("session.pendingCandidates.map(c => c.payload.candidate)")
+    assert alice.probe("candidates") == []
+    assert alice.state() == "waiting"
+
+    held["answer"] = False
+    alice.expect_state("connected")
+    bob.expect_state("connected")
+    wait_until(
+        lambda: set(queued) <= set(alice.probe("candidates")), 3, "queued candidates were lost"
+    )
+    applied = alice.probe("candidates")
+    assert len(applied) == len(set(applied))
+    wait_until(
+        lambda: live_server.request("GET", "/signal?room=queue&type=candidate_receiver")[1] == [],
+        5,
+        "queued candidates were not deleted after use",
+    )
+
+
+def test_hang_up_and_call_again_five_times(live_server, people):
+    """The same two tabs call five times in a row, with no clearing and no restart."""
+    url = room_url(live_server, "again")
+    alice = people(url)
+    bob = people(url)
+    for n in range(5):
+        first, second = (alice, bob) if n % 2 == 0 else (bob, alice)
+        connect(first, second)
+        first.send(f"call {n}")
+        second.expect_chat(f"call {n}")
+        for person in (alice, bob):
+            person.page.wait_for_function(
+                "() => document.getElementById('remoteVideo').videoWidth > 0"
+            )
+        leaver, stayer = (alice, bob) if n < 3 else (bob, alice)
+        leaver.hang_up()
+        stayer.expect_state("left", timeout=2000)
+        leaver.expect_state("idle")
+        expect_idle_controls(stayer)
+        expect_idle_controls(leaver)
+    wait_until(lambda: room_is_clear(live_server, "again"), 3, "the room was not cleared")
+
+
+def test_third_person_is_told_the_room_is_full(live_server, people):
+    """A third person gets "room full"; the call in progress goes on undisturbed."""
+    url = room_url(live_server, "busy")
+    alice = people(url)
+    bob = people(url)
+    carol = people(url)
+    connect(alice, bob)
+
+    carol.start()
+    carol.expect_state("full")
+    expect(carol.status).to_contain_text("full")
+    expect_idle_controls(carol)
+    assert carol.probe("streams") == []  # told before her camera was even asked for
+
+    # Several heartbeats later the call is still up, and chat still flows.
+    time.sleep(4.5)
+    assert alice.state() == bob.state() == "connected"
+    assert live_server.request("GET", "/room?room=busy")[1]["peers"] == 2
+    alice.send("still here")
+    bob.expect_chat("still here")
+    bob.expect_remote_video_playing()
+
+
+def test_reloaded_or_closed_tab_frees_its_place_at_once(live_server, people):
+    """A tab reloaded or closed mid-call (no Hang Up) leaves at once: the other side sees it,
+    and the next call connects long before the server's 10 s peer timeout."""
+    url = room_url(live_server, "reload")
+    alice = people(url)
+    bob = people(url)
+    connect(alice, bob)
+
+    alice.page.reload()
+    expect(alice.status).to_have_attribute("data-state", "idle")
+    bob.expect_state("left", timeout=2000)
+    started = time.monotonic()
+    connect(alice, bob)
+    assert time.monotonic() - started < 5
+
+    alice.page.close()
+    bob.expect_state("left", timeout=2000)
+    carol = people(url)
+    started = time.monotonic()
+    connect(bob, carol)
+    assert time.monotonic() - started < 5
+
+
+def test_crashed_tab_is_dropped_and_the_next_call_connects(short_timeout_server, people):
+    """A tab that dies mid-call (no pagehide at all) is dropped by the server's peer timeout;
+    the person who stayed sees that the peer left, and a new call connects within 15 s."""
+    url = room_url(short_timeout_server, "crash")
+    alice = people(url)
+    bob = people(url)
+    connect(alice, bob)
+
+    crashed = time.monotonic()
+    alice.crash()
+    bob.expect_state("left", timeout=15_000)
+    alice_again = people(url)
+    connect(alice_again, bob)
+    alice_again.expect_remote_video_playing()
+    assert time.monotonic() - crashed < 15
+
+
+def test_offer_left_by_a_crashed_tab_is_not_answered_forever(short_timeout_server, people):
+    """Someone who answers the offer of a tab that just died starts over as the one who waits,
+    once the server drops the dead tab; the next person then connects, all within 15 s."""
+    url = room_url(short_timeout_server, "dead-offer")
+    alice = people(url)
+    alice.start()
+    alice.expect_state("waiting")
+    crashed = time.monotonic()
+    alice.crash()
+
+    bob = people(url)
+    bob.start()
+    bob.expect_state("connecting")
+    bob.expect_state("waiting", timeout=15_000)
+    carol = people(url)
+    carol.start()
+    bob.expect_state("connected")
+    carol.expect_state("connected")
+    assert time.monotonic() - crashed < 15
+
+
+@pytest.mark.parametrize(
+    ("media_error", "message", "refuser_first"),
+    [
+        ("NotAllowedError", "access was denied", True),
+        ("NotFoundError", "No camera or microphone was found", False),
+    ],
+    ids=["permission-denied-waits", "no-camera-answers"],
+)
+def test_without_camera_still_receives_video_and_chats(
+    live_server, people, media_error, message, refuser_first
+):
+    """Permission denied, or no camera: a clear message, and the call still brings the other
+    person's video in, and chat both ways."""
+    url = room_url(live_server, "no-camera")
+    refuser = people(url, media_error=media_error)
+    other = people(url)
+    first, second = (refuser, other) if refuser_first else (other, refuser)
+    connect(first, second)
+
+    shown = refuser.page.locator("#mediaMessage")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text(message)
+    expect(shown).to_contain_text("You can still join")
+    expect(other.page.locator("#mediaMessage")).to_be_hidden()
+    expect(refuser.button("Mute")).to_be_disabled()
+    expect(refuser.button("Camera off")).to_be_disabled()
+    refuser.expect_remote_video_playing()
+    refuser.send("I can see you")
+    other.expect_chat("I can see you")
+    other.send("I cannot see you")
+    refuser.expect_chat("I cannot see you")
+
+    refuser.hang_up()
+    other.expect_state("left", timeout=2000)
+
+
+def test_both_start_at_once(live_server, people):
+    """Two people who click Start Session at the same moment still make one call."""
+    url = room_url(live_server, "same-moment")
+    alice = people(url)
+    bob = people(url)
+    for _ in range(3):
+        alice.start()
+        bob.start()
+        alice.expect_state("connected")
+        bob.expect_state("connected")
+        bob.hang_up()
+        alice.expect_state("left", timeout=2000)
+        expect_idle_controls(alice)
+        expect_idle_controls(bob)
+
+
+def test_bad_room_name_is_an_error(live_server, people):
+    """A link whose room name the server would refuse says so, and offers a new room."""
+    person = people(f"{live_server.url}/?room=no%20spaces%21", expect_idle=False)
+    person.expect_state("error")
+    expect(person.status).to_contain_text("not valid")
+    expect(person.button("Start Session")).to_be_disabled()
+    person.button("New room").click()
+    person.expect_state("idle")
+    expect(person.button("Start Session")).to_be_enabled()
+
+
+def test_copy_link_and_new_room(live_server, people):
+    """Without ?room= the page is in default-room; "Copy link" copies the room's address;
+    "New room" makes a random room name and puts it in the address bar."""
+    person = people(live_server.url + "/", permissions=["clipboard-read", "clipboard-write"])
+    page = person.page
+    expect(page.locator("#roomName")).to_have_text("default-room")
+
+    def clipboard() -> str:
+        return page.evaluate("navigator.clipboard.readText()")
+
+    person.button("Copy link").click()
+    expect(page.locator("#copyFeedback")).to_contain_text("copied")
+    assert clipboard() == f"{live_server.url}/?room=default-room"
+
+    names = []
+    for _ in range(2):
+        person.button("New room").click()
+        name = page.evaluate("new URLSearchParams(location.search).get('room')")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", name)
+        expect(page.locator("#roomName")).to_have_text(name)
+        names.append(name)
+    assert names[0] != names[1]
+    person.button("Copy link").click()
+    wait_until(lambda: clipboard() == f"{live_server.url}/?room={names[1]}", 3, "not copied")
+
+    person.start()
+    person.expect_state("waiting")
+    expect(person.button("New room")).to_be_disabled()
+    assert live_server.request("GET", f"/room?room={names[1]}")[1]["peers"] == 1
+    person.hang_up()
+    person.expect_state("idle")
+    wait_until(lambda: room_is_clear(live_server, names[1]), 3, "the room was not cleared")
+
+
+def test_an_error_is_shown_with_its_reason(live_server, people):
+    """A failing server request ends the attempt with the reason, and frees the place."""
+    person = people(room_url(live_server, "broken"))
+    person.page.route(
+        "**/api/ice-servers",
+        lambda route: route.fulfill(
+            status=503, json={"error": "store_unavailable", "message": "the store is down"}
+        ),
+    )
+    person.start()
+    person.expect_state("error")
+    expect(person.status).to_have_text("Error: the store is down")
+    expect_idle_controls(person)
+    wait_until(lambda: room_is_clear(live_server, "broken"), 3, "the place was not freed")
