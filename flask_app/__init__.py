@@ -42,7 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Same origin only unless CORS_ORIGINS lists others.
     origins = signaling.settings(app).cors_origins
     if origins:
-        CORS(app, origins=list(origins))
+        CORS(app, origins=list(origins), expose_headers=[signal.TOKEN_HEADER])
     app.register_blueprint(signal.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)

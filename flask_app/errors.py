@@ -7,9 +7,9 @@ import re
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from webrtc_signal import Conflict, InvalidRequest, SignalError, StoreUnavailable
+from webrtc_signal import Conflict, InvalidRequest, NotAMember, SignalError, StoreUnavailable
 
-STATUS = {InvalidRequest: 400, Conflict: 409, StoreUnavailable: 503}
+STATUS = {InvalidRequest: 400, NotAMember: 403, Conflict: 409, StoreUnavailable: 503}
 
 
 def handle_http_error(exc: HTTPException):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from webrtc_signal import DEFAULT_ROOM, InvalidRequest
@@ -13,6 +13,7 @@ from webrtc_signal.keys import DESCRIPTION_TYPES, check_wait
 from .signaling import get_signaling
 
 bp = Blueprint("signal", __name__)
+TOKEN_HEADER = "X-Peer-Token"
 
 
 def json_body(required: bool) -> dict[str, Any]:
@@ -39,13 +40,36 @@ def param(body: dict[str, Any], name: str, default: str | None = None) -> Any:
     return request.args.get(name, default)
 
 
+def caller(room: Any, body: dict[str, Any]) -> tuple[Any, str | None]:
+    """The request's peer id and token; a peer that brings no token enters the room first.
+
+    The token a peer gets on entering goes back in the ``X-Peer-Token`` response header.
+    """
+    peer, token = param(body, "peer"), request.headers.get(TOKEN_HEADER)
+    if peer not in (None, "") and not token:
+        token = get_signaling().enter(room, peer)
+        g.issued_token = token
+    return peer, token
+
+
+@bp.after_request
+def send_issued_token(response):
+    """Hand a new member its token, on whatever answer its first request got."""
+    token = g.pop("issued_token", None)
+    if token:
+        response.headers[TOKEN_HEADER] = token
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/signal")
 def read_signal():
     """The room's offer or answer, or the list of candidates one side sent."""
     room = request.args.get("room", DEFAULT_ROOM)
     signal_type = request.args.get("type")
     wait = check_wait(request.args.get("wait"))
-    result = get_signaling().read(room, signal_type, request.args.get("peer"), wait)
+    peer, token = caller(room, {})
+    result = get_signaling().read(room, signal_type, peer, wait, token)
     if signal_type in DESCRIPTION_TYPES:
         return {"type": signal_type, "payload": result}
     return jsonify(result)
@@ -55,11 +79,14 @@ def read_signal():
 def post_signal():
     """Store an offer, an answer or a candidate; or several candidates, given ``payloads``."""
     body = json_body(required=True)
-    room, peer = param(body, "room", DEFAULT_ROOM), param(body, "peer")
+    room = param(body, "room", DEFAULT_ROOM)
+    peer, token = caller(room, body)
     if "payloads" in body:
-        stored = get_signaling().post_candidates(room, body.get("type"), body["payloads"], peer)
+        stored = get_signaling().post_candidates(
+            room, body.get("type"), body["payloads"], peer, token
+        )
         return {"keys": [list(key) for key in stored]}, 201
-    key = get_signaling().post(room, body.get("type"), body.get("payload"), peer)
+    key = get_signaling().post(room, body.get("type"), body.get("payload"), peer, token)
     return {"key": list(key)}, 201
 
 
@@ -68,21 +95,22 @@ def delete_signal():
     """Delete signals by key (or keys), the offer or answer by type, or (no type) the call."""
     body = json_body(required=False)
     signaling = get_signaling()
-    peer = param(body, "peer")
-    if "key" in body:
-        deleted = signaling.delete_key(body["key"], peer)
-    elif "keys" in body:
-        deleted = signaling.delete_keys(body["keys"], peer)
-    elif (signal_type := param(body, "type")) is not None:
-        deleted = signaling.delete(param(body, "room", DEFAULT_ROOM), signal_type, peer)
-    else:
-        deleted = signaling.hang_up(param(body, "room", DEFAULT_ROOM), peer)
-    return {"deleted": deleted}
+    if "key" in body or "keys" in body:
+        # The keys came from a read, so the peer is already a member and has its token.
+        peer, token = param(body, "peer"), request.headers.get(TOKEN_HEADER)
+        if "key" in body:
+            return {"deleted": signaling.delete_key(body["key"], peer, token)}
+        return {"deleted": signaling.delete_keys(body["keys"], peer, token)}
+    room = param(body, "room", DEFAULT_ROOM)
+    peer, token = caller(room, body)
+    if (signal_type := param(body, "type")) is not None:
+        return {"deleted": signaling.delete(room, signal_type, peer, token)}
+    return {"deleted": signaling.hang_up(room, peer, token)}
 
 
 @bp.get("/room")
 def room_presence():
-    """How many live peers are in the room; a peer's heartbeat."""
-    return get_signaling().presence(
-        request.args.get("room", DEFAULT_ROOM), request.args.get("peer")
-    )
+    """How many live peers are in the room; a member's heartbeat, and a new peer's entry."""
+    room = request.args.get("room", DEFAULT_ROOM)
+    peer, token = caller(room, {})
+    return get_signaling().presence(room, peer, token)

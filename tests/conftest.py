@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
 from flask_app import create_app
-from tests.helpers import free_port
+from tests.helpers import Endpoint, free_port
 
 
 @pytest.fixture
@@ -44,7 +40,7 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class LiveServer:
+class LiveServer(Endpoint):
     """The app served by werkzeug's threaded server on a free loopback port."""
 
     def __init__(self, app) -> None:
@@ -62,21 +58,6 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
-
-    def request(
-        self, method: str, path: str, body: Any = None, timeout: float = 10
-    ) -> tuple[int, Any]:
-        """Send one request; the status and the decoded JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read() or b"null")
 
 
 @pytest.fixture

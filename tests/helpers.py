@@ -1,11 +1,14 @@
-"""Shared test helpers: running calls at the same instant, finding a free port."""
+"""Shared test helpers: an HTTP endpoint to call, calls at the same instant, a free port."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -32,3 +35,48 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Endpoint:
+    """A running server at ``self.url``, called as a client would call it."""
+
+    url: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 10,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request (as a member, given its token); the status and the JSON answer."""
+        return self.exchange(method, path, body, timeout, token)[:2]
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 10,
+        token: str | None = None,
+    ) -> tuple[int, Any, Any]:
+        """Like :meth:`request`, with the response headers too."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("X-Peer-Token", token)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null"), resp.headers
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, json.loads(err.read() or b"null"), err.headers
+
+    def enter(self, room: str, peer: str) -> str:
+        """Make ``peer`` a member of ``room``; its token."""
+        status, body, headers = self.exchange("GET", f"/room?room={room}&peer={peer}")
+        assert status == 200, body
+        return headers["X-Peer-Token"]

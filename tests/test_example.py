@@ -28,35 +28,41 @@ def example_url(tmp_path, monkeypatch):
     server.server_close()
 
 
-def call(url: str, method: str, path: str, body=None):
+def call(url: str, method: str, path: str, body=None, token=None):
+    """One request; status, JSON answer and the token header (if any)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url + path, data=data, method=method)
+    if token:
+        req.add_header("X-Peer-Token", token)
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, json.load(resp)
+            return resp.status, json.load(resp), resp.headers.get("X-Peer-Token")
     except urllib.error.HTTPError as err:
         with err:
-            return err.code, json.load(err)
+            return err.code, json.load(err), err.headers.get("X-Peer-Token")
 
 
 def test_example_speaks_the_protocol(example_url):
     offer = {"type": "offer", "sdp": "x"}
-    assert call(example_url, "GET", "/signal?type=offer") == (
+    assert call(example_url, "GET", "/signal?type=offer")[:2] == (
         200,
         {"type": "offer", "payload": None},
     )
     post = {"room": "ex", "type": "offer", "payload": offer, "peer": "alice"}
-    assert call(example_url, "POST", "/signal", post)[0] == 201
-    assert (
-        call(example_url, "POST", "/signal", {**post, "peer": "bob"})[1]["error"] == "offer_exists"
-    )
-    assert call(example_url, "GET", "/room?room=ex&peer=carol") == (
+    status, _, alice = call(example_url, "POST", "/signal", post)
+    assert status == 201
+    assert alice
+    status, body, bob = call(example_url, "POST", "/signal", {**post, "peer": "bob"})
+    assert (status, body["error"]) == (409, "offer_exists")
+    assert call(example_url, "GET", "/room?room=ex&peer=carol")[:2] == (
         409,
-        {
-            "error": "room_full",
-            "message": "two people are already in this room",
-        },
+        {"error": "room_full", "message": "two people are already in this room"},
     )
-    assert call(example_url, "GET", "/signal?room=ex&type=offer&peer=bob")[1]["payload"] == offer
-    assert call(example_url, "DELETE", "/signal?room=ex&peer=bob") == (200, {"deleted": 1})
+    assert call(example_url, "GET", "/signal?room=ex&type=offer")[1]["error"] == "not_a_member"
+    path = "/signal?room=ex&type=offer&peer=bob"
+    assert call(example_url, "GET", path, token=bob)[1]["payload"] == offer
+    assert call(example_url, "DELETE", "/signal?room=ex&peer=bob", token=bob)[:2] == (
+        200,
+        {"deleted": 1},
+    )
     assert call(example_url, "GET", "/signal?room=bad/room&type=offer")[0] == 400

@@ -1,5 +1,5 @@
 """Hostile input, generated: every endpoint answers a clear JSON error, never a 500, and
-never changes another room."""
+never changes a room it is not a member of (generated requests never carry a token)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 VICTIM = "victim"
 OFFER = {"type": "offer", "sdp": "v=0 victim"}
 CAND = {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host"}
-EXPECTED = {200, 201, 400, 404, 405, 409, 413, 415}
+EXPECTED = {200, 201, 400, 403, 404, 405, 409, 413, 415}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -21,8 +21,9 @@ json_values = st.recursive(
 )
 rooms = st.one_of(
     st.sampled_from(["default-room", "r", "a" * 64, "a" * 65, "", "../x", "é", "a b"]),
+    st.just(VICTIM),
     st.text(max_size=70),
-).filter(lambda room: room != VICTIM)
+)
 types = st.one_of(
     st.sampled_from(["offer", "answer", "candidate_initiator", "candidate_receiver"]),
     st.text(max_size=20),
@@ -37,6 +38,7 @@ payloads = st.one_of(
 keys = st.one_of(
     st.lists(st.text(max_size=40), max_size=5),
     st.just(["webrtc_signal", VICTIM, "peers", "0"]),
+    st.just(["webrtc_signal", VICTIM, "offer"]),
     st.tuples(st.just("webrtc_signal"), rooms, st.sampled_from(["offer", "answer"])).map(list),
     json_values,
 )
@@ -47,16 +49,17 @@ bodies = st.fixed_dictionaries(
         "type": types,
         "payload": payloads,
         "payloads": st.lists(payloads, max_size=60) | json_values,
-        "peer": st.text(max_size=70) | json_values,
+        "peer": st.sampled_from(["v1", "v2", "mallory"]) | st.text(max_size=70) | json_values,
         "key": keys,
         "keys": st.lists(keys, max_size=3) | json_values,
     },
 )
 queries = st.dictionaries(
     st.sampled_from(["room", "type", "peer", "wait", "key", "x"]),
-    st.text(max_size=40) | st.sampled_from(["0.01", "-1", "31", "nan", "1e309", "offer"]),
+    st.text(max_size=40)
+    | st.sampled_from(["0.01", "-1", "31", "nan", "1e309", "offer", VICTIM, "v1", "v2"]),
     max_size=4,
-).filter(lambda q: q.get("room") != VICTIM and float_or_none(q.get("wait")) in (None, 0.01))
+).filter(lambda q: float_or_none(q.get("wait")) in (None, 0.01))
 methods = st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"])
 paths = st.sampled_from(["/signal", "/room", "/api/ice-servers", "/healthz", "/", "/x"])
 
@@ -72,10 +75,11 @@ def float_or_none(text):
 
 def victim_state(client):
     """What the other room holds, as its members see it."""
+    v1, v2 = client.victim_tokens
     return (
-        client.get(f"/signal?room={VICTIM}&type=offer&peer=v1").json,
-        client.get(f"/signal?room={VICTIM}&type=candidate_initiator&peer=v2").json,
-        client.get(f"/room?room={VICTIM}&peer=v1").json,
+        client.get(f"/signal?room={VICTIM}&type=offer&peer=v1", headers=v1).json,
+        client.get(f"/signal?room={VICTIM}&type=candidate_initiator&peer=v2", headers=v2).json,
+        client.get(f"/room?room={VICTIM}&peer=v1", headers=v1).json,
     )
 
 
@@ -119,14 +123,14 @@ def test_raw_bodies(client, method, data, content_type):
 
 def setup_victim(client) -> None:
     """Two members in the victim room, an offer and a candidate waiting (once per client)."""
-    if client.get(f"/signal?room={VICTIM}&type=offer&peer=v1").json["payload"]:
+    if hasattr(client, "victim_tokens"):
         return
-    client.post("/signal", json={"room": VICTIM, "type": "offer", "payload": OFFER, "peer": "v1"})
-    client.post(
-        "/signal",
-        json={"room": VICTIM, "type": "candidate_initiator", "payload": CAND, "peer": "v1"},
-    )
-    client.get(f"/room?room={VICTIM}&peer=v2")
+    offer = {"room": VICTIM, "type": "offer", "payload": OFFER, "peer": "v1"}
+    v1 = {"X-Peer-Token": client.post("/signal", json=offer).headers["X-Peer-Token"]}
+    candidate = {"room": VICTIM, "type": "candidate_initiator", "payload": CAND, "peer": "v1"}
+    assert client.post("/signal", json=candidate, headers=v1).status_code == 201
+    v2 = {"X-Peer-Token": client.get(f"/room?room={VICTIM}&peer=v2").headers["X-Peer-Token"]}
+    client.victim_tokens = (v1, v2)
 
 
 def test_huge_and_deep_bodies(client):

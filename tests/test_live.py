@@ -46,18 +46,23 @@ def test_concurrent_offers_exactly_one_wins(live_server, with_peer_ids):
     for n in range(40):
         room = f"race-{with_peer_ids}-{n}"
 
-        def post(who: str, room: str = room) -> tuple[int, dict]:
+        tokens = (
+            {who: live_server.enter(room, who) for who in ("alice", "bob")} if with_peer_ids else {}
+        )
+
+        def post(who: str, room: str = room, tokens: dict = tokens) -> tuple[int, dict]:
             body = {"room": room, "type": "offer", "payload": {"type": "offer", "sdp": who}}
-            if with_peer_ids:
+            if tokens:
                 body["peer"] = who
-            return live_server.request("POST", "/signal", body)
+            return live_server.request("POST", "/signal", body, token=tokens.get(who))
 
         (a, a_body), (b, b_body) = at_once([lambda: post("alice"), lambda: post("bob")])
         assert sorted([a, b]) == [201, 409]
         loser = a_body if a == 409 else b_body
         assert loser["error"] == "offer_exists"
         winner = "alice" if a == 201 else "bob"
-        stored = live_server.request("GET", f"/signal?room={room}&type=offer")[1]["payload"]
+        path = f"/signal?room={room}&type=offer" + ("&peer=alice" if tokens else "")
+        stored = live_server.request("GET", path, token=tokens.get("alice"))[1]["payload"]
         assert stored == {"type": "offer", "sdp": winner}
 
 
@@ -113,14 +118,18 @@ def test_a_silent_peer_is_dropped_within_the_peer_timeout(store_url):
     try:
         ask = server.request
         ask("POST", "/signal", {"room": "r", "type": "offer", "payload": OFFER, "peer": "gone"})
-        assert ask("GET", "/room?room=r&peer=bob")[1]["peers"] == 2
-        assert ask("GET", "/room?room=r&peer=carol")[0] == 409
+        bob = server.enter("r", "bob")
+        assert ask("GET", "/room?room=r&peer=carol")[1]["error"] == "room_full"
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:  # bob keeps calling, "gone" stays silent
-            ask("GET", "/signal?room=r&type=answer&peer=bob")
+            ask("GET", "/signal?room=r&type=answer&peer=bob", token=bob)
             time.sleep(0.2)
-        assert ask("GET", "/signal?room=r&type=offer&peer=bob")[1]["payload"] is None
-        assert ask("GET", "/room?room=r&peer=carol") == (200, {"room": "r", "peers": 2})
+        assert ask("GET", "/signal?room=r&type=offer&peer=bob", token=bob)[1]["payload"] is None
+        carol = server.enter("r", "carol")
+        assert ask("GET", "/room?room=r&peer=carol", token=carol) == (
+            200,
+            {"room": "r", "peers": 2},
+        )
     finally:
         server.stop()
         app.extensions["webrtc_signal"].store.close()
@@ -129,7 +138,13 @@ def test_a_silent_peer_is_dropped_within_the_peer_timeout(store_url):
 def test_long_poll_is_woken_by_a_post(live_server):
     """A reader waiting up to 20 s gets the answer as soon as it is posted."""
     ask = live_server.request
-    ask("POST", "/signal", {"room": "lp", "type": "offer", "payload": OFFER, "peer": "alice"})
+    alice, bob = live_server.enter("lp", "alice"), live_server.enter("lp", "bob")
+    ask(
+        "POST",
+        "/signal",
+        {"room": "lp", "type": "offer", "payload": OFFER, "peer": "alice"},
+        token=alice,
+    )
 
     def answer_later() -> tuple[int, dict]:
         time.sleep(0.3)
@@ -139,11 +154,12 @@ def test_long_poll_is_woken_by_a_post(live_server):
             "payload": {"type": "answer", "sdp": "a"},
             "peer": "bob",
         }
-        return ask("POST", "/signal", body)
+        return ask("POST", "/signal", body, token=bob)
 
     def wait_for_answer() -> tuple[float, tuple[int, dict]]:
         start = time.monotonic()
-        result = ask("GET", "/signal?room=lp&type=answer&peer=alice&wait=20", timeout=30)
+        path = "/signal?room=lp&type=answer&peer=alice&wait=20"
+        result = ask("GET", path, timeout=30, token=alice)
         return time.monotonic() - start, result
 
     (elapsed, (status, body)), (posted, _) = at_once([wait_for_answer, answer_later])

@@ -54,8 +54,8 @@ for name in ("flask", "flask_cors", "werkzeug"):
 import webrtc_signal
 from webrtc_signal import MemoryStore, Signaling
 s = Signaling(MemoryStore())
-s.post("r", "offer", {"type": "offer", "sdp": "x"}, peer="alice")
-assert s.read("r", "offer", peer="bob") == {"type": "offer", "sdp": "x"}
+s.post("r", "offer", {"type": "offer", "sdp": "x"}, "alice", s.enter("r", "alice"))
+assert s.read("r", "offer", "bob", token=s.enter("r", "bob")) == {"type": "offer", "sdp": "x"}
 from webrtc_signal.cli import main
 assert "flask" not in sys.modules or sys.modules["flask"] is None
 print("ok")

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import redis
 
-from tests.helpers import at_once, free_port
+from tests.helpers import Endpoint, at_once, free_port
 from webrtc_signal import MemoryStore, Signaling, StoreUnavailable
 from webrtc_signal.store.redis import RedisStore
 
 OFFER = {"type": "offer", "sdp": "v=0"}
+ANSWER = {"type": "answer", "sdp": "v=0 answer"}
 
 
-class AppProcess:
+class AppProcess(Endpoint):
     """The app in its own process (`flask run`), on a free loopback port."""
 
     def __init__(self, store_url: str) -> None:
@@ -44,18 +42,6 @@ class AppProcess:
                 assert time.monotonic() < deadline, "the app process did not start"
                 time.sleep(0.1)
 
-    def request(self, method: str, path: str, body=None, timeout: float = 15):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read() or b"null")
-
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
@@ -72,45 +58,41 @@ def two_apps(redis_url):
 def test_the_seed_flow_across_two_processes(two_apps):
     """Every request of a call goes to the other process than the one before."""
     a, b = two_apps
-    assert a.request("GET", "/signal?room=x&type=offer&peer=alice")[1]["payload"] is None
-    assert (
-        b.request(
-            "POST", "/signal", {"room": "x", "type": "offer", "payload": OFFER, "peer": "alice"}
-        )[0]
-        == 201
-    )
-    assert (
-        a.request(
-            "POST", "/signal", {"room": "x", "type": "offer", "payload": OFFER, "peer": "bob"}
-        )[1]["error"]
-        == "offer_exists"
-    )
-    assert b.request("GET", "/signal?room=x&type=offer&peer=bob")[1]["payload"] == OFFER
-    assert a.request("GET", "/room?room=x&peer=carol")[1]["error"] == "room_full"
-    answer = {
-        "room": "x",
-        "type": "answer",
-        "payload": {"type": "answer", "sdp": "a"},
-        "peer": "bob",
+    alice = a.enter("x", "alice")
+    assert b.request("GET", "/signal?room=x&type=offer&peer=alice", token=alice)[1] == {
+        "type": "offer",
+        "payload": None,
     }
-    assert b.request("POST", "/signal", answer)[0] == 201
-    assert a.request("DELETE", "/signal?room=x&type=offer&peer=bob") == (200, {"deleted": 1})
+    offer = {"room": "x", "type": "offer", "payload": OFFER, "peer": "alice"}
+    assert a.request("POST", "/signal", offer, token=alice)[0] == 201
+    bob = b.enter("x", "bob")
+    assert a.request("POST", "/signal", {**offer, "peer": "bob"}, token=bob)[1]["error"] == (
+        "offer_exists"
+    )
+    assert a.request("GET", "/room?room=x&peer=carol")[1]["error"] == "room_full"
+    assert b.request("GET", "/signal?room=x&type=offer")[1]["error"] == "not_a_member"
+    assert a.request("GET", "/signal?room=x&type=offer&peer=bob", token=bob)[1]["payload"] == OFFER
+    answer = {"room": "x", "type": "answer", "payload": ANSWER, "peer": "bob"}
+    assert b.request("POST", "/signal", answer, token=bob)[0] == 201
+    delete = "/signal?room=x&type=offer&peer=bob"
+    assert a.request("DELETE", delete, token=bob) == (200, {"deleted": 1})
     batch = {
         "room": "x",
         "type": "candidate_initiator",
         "peer": "alice",
         "payloads": [{"candidate": "1"}, {"candidate": "2"}],
     }
-    keys = b.request("POST", "/signal", batch)[1]["keys"]
-    got = a.request("GET", "/signal?room=x&type=candidate_initiator&peer=bob")[1]
+    keys = b.request("POST", "/signal", batch, token=alice)[1]["keys"]
+    got = a.request("GET", "/signal?room=x&type=candidate_initiator&peer=bob", token=bob)[1]
     assert [c["key"] for c in got] == keys
-    assert b.request("DELETE", "/signal", {"keys": keys, "peer": "bob"}) == (200, {"deleted": 2})
-    assert a.request("GET", "/signal?room=x&type=answer&peer=alice")[1]["payload"] == {
-        "type": "answer",
-        "sdp": "a",
-    }
-    assert b.request("DELETE", "/signal?room=x&peer=alice") == (200, {"deleted": 1})
-    assert a.request("GET", "/room?room=x&peer=bob")[1]["peers"] == 1
+    assert b.request("DELETE", "/signal", {"keys": keys, "peer": "bob"}, token=bob) == (
+        200,
+        {"deleted": 2},
+    )
+    read = "/signal?room=x&type=answer&peer=alice"
+    assert a.request("GET", read, token=alice)[1]["payload"] == ANSWER
+    assert b.request("DELETE", "/signal?room=x&peer=alice", token=alice) == (200, {"deleted": 1})
+    assert a.request("GET", "/room?room=x&peer=bob", token=bob)[1]["peers"] == 1
 
 
 def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
@@ -186,11 +168,14 @@ def test_a_rooms_poll_uses_no_keyspace_scan(redis_url):
     store = RedisStore.from_url(redis_url)
     signaling = Signaling(store)
     for n in range(50):
-        signaling.post(f"room{n}", "candidate_initiator", {"candidate": str(n)}, peer=f"p{n}")
+        token = signaling.enter(f"room{n}", f"p{n}")
+        signaling.post(f"room{n}", "candidate_initiator", {"candidate": str(n)}, f"p{n}", token)
     client = redis.Redis.from_url(redis_url)
     client.config_resetstat()
-    signaling.read("room7", "candidate_initiator", peer="q7")
-    signaling.delete_keys([["webrtc_signal", "room7", "candidates_for_receiver", "0" * 32]])
+    q7 = signaling.enter("room7", "q7")
+    signaling.read("room7", "candidate_initiator", peer="q7", token=q7)
+    key = ["webrtc_signal", "room7", "candidates_for_receiver", "0" * 32]
+    signaling.delete_keys([key], peer="q7", token=q7)
     stats = client.info("commandstats")
     assert stats, "Redis reported no commands"
     assert not {"cmdstat_keys", "cmdstat_scan"} & set(stats)

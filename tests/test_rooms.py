@@ -10,6 +10,7 @@ import pytest
 from webrtc_signal import (
     InvalidRequest,
     MemoryStore,
+    NotAMember,
     OfferExists,
     RoomFull,
     Signaling,
@@ -40,82 +41,137 @@ def signaling(clock):
     return Signaling(MemoryStore(clock=clock), ttl=300, peer_timeout=10, clock=clock)
 
 
+def enter(signaling, room: str, peer: str) -> dict[str, str]:
+    """Make ``peer`` a member of ``room``; the keyword arguments its requests carry."""
+    token = signaling.enter(room, peer)
+    assert isinstance(token, str)
+    assert len(token) >= 32
+    return {"peer": peer, "token": token}
+
+
 def test_two_peers_take_the_room_and_a_third_is_refused(signaling):
-    assert signaling.read("r", "offer", peer="alice") is None
-    signaling.post("r", "offer", OFFER, peer="alice")
-    assert signaling.read("r", "offer", peer="bob") == OFFER
+    alice = enter(signaling, "r", "alice")
+    assert signaling.read("r", "offer", **alice) is None
+    signaling.post("r", "offer", OFFER, **alice)
+    bob = enter(signaling, "r", "bob")
+    assert signaling.read("r", "offer", **bob) == OFFER
     with pytest.raises(RoomFull):
-        signaling.read("r", "offer", peer="carol")
-    with pytest.raises(RoomFull):
-        signaling.post("r", "candidate_receiver", CAND, peer="carol")
-    assert signaling.presence("r", peer="alice") == {"room": "r", "peers": 2}
+        signaling.enter("r", "carol")
+    assert signaling.presence("r", **alice) == {"room": "r", "peers": 2}
+
+
+def test_a_room_with_members_is_private_to_them(signaling):
+    alice = enter(signaling, "r", "alice")
+    signaling.post("r", "offer", OFFER, **alice)
+    for outsider in ({}, {"peer": "mallory"}, {"peer": "alice"}, {"peer": "alice", "token": "x"}):
+        with pytest.raises(NotAMember):
+            signaling.read("r", "offer", **outsider)
+        with pytest.raises(NotAMember):
+            signaling.hang_up("r", **outsider)
+        with pytest.raises(NotAMember):
+            signaling.post("r", "candidate_receiver", CAND, **outsider)
+        with pytest.raises(NotAMember):
+            signaling.delete_key(["webrtc_signal", "r", "offer"], **outsider)
+    with pytest.raises(NotAMember):
+        signaling.enter("r", "alice", token="not alices")
+    assert signaling.read("r", "offer", **alice) == OFFER
+    assert signaling.enter("r", "alice", token=alice["token"]) is None  # already in
+
+
+def test_tokens_are_unguessable_and_not_stored(signaling):
+    tokens = {signaling.enter(f"r{n}", "alice") for n in range(50)}
+    assert len(tokens) == 50
+    stored = str(signaling.store.list(("webrtc_signal",)))
+    assert not any(token in stored for token in tokens)
 
 
 def test_a_refused_third_peer_changes_nothing(signaling):
-    signaling.post("r", "offer", OFFER, peer="alice")
-    signaling.read("r", "offer", peer="bob")
+    alice = enter(signaling, "r", "alice")
+    signaling.post("r", "offer", OFFER, **alice)
+    bob = enter(signaling, "r", "bob")
     with pytest.raises(RoomFull):
+        signaling.enter("r", "carol")
+    with pytest.raises(NotAMember):
         signaling.hang_up("r", peer="carol")
-    assert signaling.read("r", "offer", peer="bob") == OFFER
+    assert signaling.read("r", "offer", **bob) == OFFER
 
 
 def test_a_dead_peers_offer_does_not_trap_the_next_caller(signaling, clock):
-    signaling.post("r", "offer", OFFER, peer="gone")
-    signaling.post("r", "candidate_initiator", CAND, peer="gone")
+    gone = enter(signaling, "r", "gone")
+    signaling.post("r", "offer", OFFER, **gone)
+    signaling.post("r", "candidate_initiator", CAND, **gone)
     clock.now += 10.5  # "gone" has been silent longer than the peer timeout
-    assert signaling.read("r", "offer", peer="next") is None
-    assert signaling.read("r", "candidate_initiator", peer="next") == []
-    signaling.post("r", "offer", OFFER, peer="next")  # the next caller is the initiator
-    assert signaling.presence("r", peer="next")["peers"] == 1
+    nxt = enter(signaling, "r", "next")
+    assert signaling.read("r", "offer", **nxt) is None
+    assert signaling.read("r", "candidate_initiator", **nxt) == []
+    signaling.post("r", "offer", OFFER, **nxt)  # the next caller is the initiator
+    assert signaling.presence("r", **nxt)["peers"] == 1
+    with pytest.raises(NotAMember):
+        signaling.presence("r", **gone)  # it would have to enter again
 
 
 def test_a_live_peer_keeps_its_slot_by_calling(signaling, clock):
-    signaling.post("r", "offer", OFFER, peer="alice")
+    alice = enter(signaling, "r", "alice")
+    signaling.post("r", "offer", OFFER, **alice)
     for _ in range(5):  # alice calls every 4 s for 20 s: never dead
         clock.now += 4
-        signaling.presence("r", peer="alice")
-    assert signaling.read("r", "offer", peer="bob") == OFFER
+        signaling.presence("r", **alice)
+    bob = enter(signaling, "r", "bob")
+    assert signaling.read("r", "offer", **bob) == OFFER
 
 
 def test_the_room_frees_a_slot_when_one_of_two_dies(signaling, clock):
-    signaling.presence("r", peer="alice")
-    signaling.presence("r", peer="bob")
+    alice = enter(signaling, "r", "alice")
+    enter(signaling, "r", "bob")
     clock.now += 6
-    signaling.presence("r", peer="alice")
+    signaling.presence("r", **alice)
     with pytest.raises(RoomFull):
-        signaling.presence("r", peer="carol")
+        signaling.enter("r", "carol")
     clock.now += 6  # bob silent for 12 s, alice for 6 s
-    assert signaling.presence("r", peer="alice")["peers"] == 1
-    assert signaling.presence("r", peer="carol")["peers"] == 2
+    assert signaling.presence("r", **alice)["peers"] == 1
+    carol = enter(signaling, "r", "carol")
+    assert signaling.presence("r", **carol)["peers"] == 2
 
 
 def test_hang_up_clears_signals_and_frees_the_callers_slot(signaling):
-    signaling.post("r", "offer", OFFER, peer="alice")
-    signaling.post("r", "candidate_initiator", CAND, peer="alice")
-    signaling.post("r", "answer", ANSWER, peer="bob")
-    signaling.post("r", "candidate_receiver", CAND, peer="bob")
-    assert signaling.hang_up("r", peer="alice") == 4
-    assert signaling.presence("r", peer="bob")["peers"] == 1
-    assert signaling.read("r", "answer", peer="bob") is None
-    assert signaling.presence("r", peer="carol")["peers"] == 2
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    signaling.post("r", "offer", OFFER, **alice)
+    signaling.post("r", "candidate_initiator", CAND, **alice)
+    signaling.post("r", "answer", ANSWER, **bob)
+    signaling.post("r", "candidate_receiver", CAND, **bob)
+    assert signaling.hang_up("r", **alice) == 4
+    assert signaling.presence("r", **bob)["peers"] == 1
+    assert signaling.read("r", "answer", **bob) is None
+    carol = enter(signaling, "r", "carol")
+    assert signaling.presence("r", **carol)["peers"] == 2
 
 
 def test_a_peer_may_replace_its_own_offer_only(signaling):
-    signaling.post("r", "offer", OFFER, peer="alice")
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    signaling.post("r", "offer", OFFER, **alice)
     restart = {"type": "offer", "sdp": "ice restart"}
-    signaling.post("r", "offer", restart, peer="alice")
-    assert signaling.read("r", "offer", peer="alice") == restart
+    signaling.post("r", "offer", restart, **alice)
+    assert signaling.read("r", "offer", **alice) == restart
     with pytest.raises(OfferExists):
-        signaling.post("r", "offer", OFFER, peer="bob")
+        signaling.post("r", "offer", OFFER, **bob)
+
+
+def test_seed_clients_share_rooms_without_members(signaling):
+    signaling.post("r", "offer", OFFER)  # no peer id: no place taken, as in the seed
+    assert signaling.read("r", "offer") == OFFER
     with pytest.raises(OfferExists):
         signaling.post("r", "offer", OFFER)  # a seed client cannot replace it either
+    alice = enter(signaling, "r", "alice")  # once a peer enters, the room is private
+    with pytest.raises(NotAMember):
+        signaling.read("r", "offer")
+    assert signaling.read("r", "offer", **alice) == OFFER
 
 
-def test_seed_clients_take_no_slot(signaling):
-    signaling.presence("r", peer="alice")
-    signaling.presence("r", peer="bob")
-    signaling.post("r", "offer", OFFER)  # no peer id: served, never room_full
-    assert signaling.read("r", "offer") == OFFER
+def test_entering_takes_a_peer_id(signaling):
+    with pytest.raises(InvalidRequest):
+        signaling.enter("r", None)
+    with pytest.raises(InvalidRequest):
+        signaling.enter("bad room", "alice")
 
 
 def test_signals_expire_after_the_ttl(signaling, clock):
@@ -147,13 +203,13 @@ def test_candidate_keys_are_deleted_once(signaling):
 
 
 def test_peer_slots_cannot_be_deleted_by_key(signaling):
-    signaling.presence("r", peer="alice")
+    alice = enter(signaling, "r", "alice")
     with pytest.raises(InvalidRequest):
-        signaling.delete_key(list(peer_key("r", 0)))
+        signaling.delete_key(list(peer_key("r", 0)), **alice)
 
 
 def test_clear_rooms(signaling):
-    signaling.post("a", "offer", OFFER, peer="alice")
+    signaling.post("a", "offer", OFFER, **enter(signaling, "a", "alice"))
     signaling.post("b", "candidate_initiator", CAND)
     signaling.post("b", "candidate_initiator", CAND)
     assert signaling.clear_rooms("a") == {"a": 2}  # the offer and alice's slot
@@ -215,12 +271,16 @@ def test_wait_is_bounded(signaling, wait):
 def test_a_long_wait_keeps_the_waiting_peer_alive():
     """A peer waiting longer than the peer timeout is still live, and keeps its place."""
     signaling = Signaling(MemoryStore(), peer_timeout=0.3)
-    waiting = threading.Thread(target=signaling.read, args=("r", "answer", "alice", 1.5))
+    alice = enter(signaling, "r", "alice")
+    waiting = threading.Thread(
+        target=signaling.read, args=("r", "answer"), kwargs={**alice, "wait": 1.5}
+    )
     waiting.start()
     time.sleep(1.0)  # alice has made no new request for over three peer timeouts
-    assert signaling.presence("r", peer="bob")["peers"] == 2
+    bob = enter(signaling, "r", "bob")
+    assert signaling.presence("r", **bob)["peers"] == 2
     with pytest.raises(RoomFull):
-        signaling.presence("r", peer="carol")
+        signaling.enter("r", "carol")
     waiting.join()
 
 

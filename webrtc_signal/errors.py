@@ -4,6 +4,7 @@ The adapter (Flask or any other) maps each to an HTTP status in one place::
 
     SignalError
     ├── InvalidRequest        400  bad room, type, key, peer or payload
+    ├── NotAMember            403  the room is private to its members; show your token
     ├── Conflict              409
     │   ├── OfferExists           another peer's offer is waiting: act as the receiver
     │   ├── RoomFull              two live peers already hold the room
@@ -29,6 +30,12 @@ class InvalidRequest(SignalError):
     """The request names a bad room, type, key, peer id or payload."""
 
     code = "invalid_request"
+
+
+class NotAMember(SignalError):
+    """The room has members and the caller is not one of them (or lacks its token)."""
+
+    code = "not_a_member"
 
 
 class Conflict(SignalError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import keys
-from .errors import InvalidRequest, OfferExists, RoomFull, TooManySignals
+from .errors import InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals
 from .keys import Key
 from .notify import Notifier
 from .settings import Settings
@@ -22,6 +25,8 @@ PURGE_INTERVAL = 60.0
 # The longest a read may wait for a signal, and the most candidates one request may carry.
 MAX_WAIT = 30.0
 MAX_BATCH = 50
+# Bytes of randomness in a member's token (it travels base64url-encoded).
+TOKEN_BYTES = 24
 # Candidates of one side that may wait unread in a room: a real call trickles a few dozen.
 MAX_CANDIDATES = 100
 
@@ -59,11 +64,18 @@ class Signaling:
 
     # -- the seed's requests -------------------------------------------------------------
 
-    def post(self, room: str, signal_type: str, payload: Any, peer: str | None = None) -> Key:
+    def post(
+        self,
+        room: str,
+        signal_type: str,
+        payload: Any,
+        peer: str | None = None,
+        token: str | None = None,
+    ) -> Key:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
         if signal_type in keys.CANDIDATE_TYPES:
-            return self.post_candidates(room, signal_type, [payload], peer)[0]
-        room, peer = self._enter(room, peer)
+            return self.post_candidates(room, signal_type, [payload], peer, token)[0]
+        room, peer = self._check(room, peer, token)
         keys.check_type(signal_type)
         record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
         self._maybe_purge()
@@ -80,10 +92,15 @@ class Signaling:
         return key
 
     def post_candidates(
-        self, room: str, signal_type: str, payloads: Any, peer: str | None = None
+        self,
+        room: str,
+        signal_type: str,
+        payloads: Any,
+        peer: str | None = None,
+        token: str | None = None,
     ) -> list[Key]:
         """Store several candidates of one side in one step; their keys, in order."""
-        room, peer = self._enter(room, peer)
+        room, peer = self._check(room, peer, token)
         keys.check_type(signal_type, keys.CANDIDATE_TYPES)
         if not isinstance(payloads, list) or not 0 < len(payloads) <= MAX_BATCH:
             raise InvalidRequest(f"payloads must be a list of 1-{MAX_BATCH} candidates")
@@ -106,7 +123,12 @@ class Signaling:
         return [key for key, _ in items]
 
     def read(
-        self, room: str, signal_type: str, peer: str | None = None, wait: float | None = None
+        self,
+        room: str,
+        signal_type: str,
+        peer: str | None = None,
+        wait: float | None = None,
+        token: str | None = None,
     ) -> Any:
         """The room's offer or answer payload (or None); for a candidate type, a list.
 
@@ -114,7 +136,7 @@ class Signaling:
         each as ``{"key": [...], "payload": {...}}``. With ``wait`` (0 < wait <= 30 seconds)
         an empty answer is held back until a matching signal is posted or the time is up.
         """
-        room, peer = self._enter(room, peer)
+        room, peer = self._check(room, peer, token)
         keys.check_type(signal_type)
         if wait is None:
             return self._read(room, signal_type)
@@ -130,7 +152,7 @@ class Signaling:
                     return result
                 # Wake at least every third of the peer timeout to keep the caller's slot.
                 if not listener.wait(min(remaining, self.peer_timeout / 3)) and peer:
-                    self._enter(room, peer)
+                    self._check(room, peer, token)
 
     def _read(self, room: str, signal_type: str) -> Any:
         if signal_type in keys.DESCRIPTION_TYPES:
@@ -141,19 +163,23 @@ class Signaling:
             for key, record in self.store.list(keys.candidates_prefix(room, signal_type))
         ]
 
-    def delete(self, room: str, signal_type: str, peer: str | None = None) -> int:
+    def delete(
+        self, room: str, signal_type: str, peer: str | None = None, token: str | None = None
+    ) -> int:
         """Remove the room's offer or answer; the number removed (0 or 1)."""
-        room, peer = self._enter(room, peer)
+        room, peer = self._check(room, peer, token)
         signal_type = keys.check_type(signal_type, keys.DESCRIPTION_TYPES)
         return int(self.store.delete(keys.description_key(room, signal_type)))
 
-    def delete_key(self, key: object, peer: str | None = None) -> int:
+    def delete_key(self, key: object, peer: str | None = None, token: str | None = None) -> int:
         """Remove one signal by the key it was returned under; the number removed."""
         parsed = keys.parse_signal_key(key)
-        self._enter(parsed[1], peer)
+        self._check(parsed[1], peer, token)
         return int(self.store.delete(parsed))
 
-    def delete_keys(self, key_list: object, peer: str | None = None) -> int:
+    def delete_keys(
+        self, key_list: object, peer: str | None = None, token: str | None = None
+    ) -> int:
         """Remove several signals by their keys; the number removed."""
         if not isinstance(key_list, list) or not 0 < len(key_list) <= MAX_BATCH:
             raise InvalidRequest(f"keys must be a list of 1-{MAX_BATCH} signal keys")
@@ -161,12 +187,12 @@ class Signaling:
         rooms = {key[1] for key in parsed}
         if len(rooms) > 1:
             raise InvalidRequest("keys must all belong to one room")
-        self._enter(rooms.pop(), peer)
+        self._check(rooms.pop(), peer, token)
         return sum(self.store.delete(key) for key in parsed)
 
-    def hang_up(self, room: str, peer: str | None = None) -> int:
+    def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
-        room, peer = self._enter(room, peer)
+        room, peer = self._check(room, peer, token)
         removed = sum(
             self.store.delete(keys.description_key(room, kind)) for kind in keys.DESCRIPTION_TYPES
         ) + sum(
@@ -179,33 +205,66 @@ class Signaling:
 
     # -- peers ---------------------------------------------------------------------------
 
-    def presence(self, room: str, peer: str | None = None) -> dict[str, Any]:
-        """How many live peers hold the room; also keeps the caller's slot alive."""
-        room, peer = self._enter(room, peer)
+    def enter(self, room: str, peer: str, token: str | None = None) -> str | None:
+        """Take one of the room's two places, or prove the caller holds one.
+
+        A new member gets a secret token, returned here once: every later request of that
+        peer must carry it. A member proving its place gets None. Raises RoomFull for a
+        third live peer, NotAMember for a wrong token.
+        """
+        room = keys.check_room(room)
+        if keys.check_peer(peer) is None:
+            raise InvalidRequest("entering a room takes a peer id")
+        slots = self._live_slots(room)
+        if any(member["peer"] == peer for member in slots.values()):
+            self._check(room, peer, token, slots)
+            return None
+        new_token = secrets.token_urlsafe(TOKEN_BYTES)
+        member = {"peer": peer, "seen": self._clock(), "token": _digest(new_token)}
+        for slot in SLOTS:
+            if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
+                return new_token
+        raise RoomFull("two people are already in this room")
+
+    def presence(self, room: str, peer: str | None = None, token: str | None = None) -> dict:
+        """How many live peers hold the room; also keeps the caller's place."""
+        room, peer = self._check(room, peer, token)
         return {"room": room, "peers": len(self._live_slots(room))}
 
-    def _enter(self, room: object, peer: object) -> tuple[str, str | None]:
-        """Validate the request's room and peer, drop dead peers, admit or refresh the caller.
+    def _check(
+        self,
+        room: object,
+        peer: object,
+        token: object,
+        slots: dict[int, dict[str, Any]] | None = None,
+    ) -> tuple[str, str | None]:
+        """Validate the request's room and caller, drop dead peers, keep the caller's place.
 
-        Raises RoomFull when the caller would be a third live peer.
+        A room with members is private to them: a caller must be a member and show its
+        token (NotAMember otherwise). A room without members serves anyone, as the seed did.
         """
         room = keys.check_room(keys.DEFAULT_ROOM if room is None else room)
         peer = keys.check_peer(peer)
-        slots = self._live_slots(room)
-        if peer is None:
-            return room, None
-        now = self._clock()
+        if slots is None:
+            slots = self._live_slots(room)
         for slot, member in slots.items():
-            if member["peer"] == peer:
+            if peer is not None and member["peer"] == peer:
+                if not isinstance(token, str) or not hmac.compare_digest(
+                    member["token"], _digest(token)
+                ):
+                    raise NotAMember("this peer's token is missing or wrong")
+                now = self._clock()
                 if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
-                    self.store.set(keys.peer_key(room, slot), self._member(peer), self.ttl)
+                    self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
                 return room, peer
-        for slot in SLOTS:
-            if slot not in slots and self.store.create(
-                keys.peer_key(room, slot), self._member(peer), self.ttl
-            ):
-                return room, peer
-        raise RoomFull("two people are already in this room")
+        if slots:
+            raise NotAMember(
+                "this room is private to its two members: enter it with a peer id and "
+                "send the token you were given"
+            )
+        if peer is not None:
+            raise NotAMember("enter the room first: a peer id takes a place with enter()")
+        return room, None
 
     def _live_slots(self, room: str) -> dict[int, dict[str, Any]]:
         """The room's live members by slot, after removing dead ones and what they sent."""
@@ -234,9 +293,6 @@ class Signaling:
             if member is not None and member["peer"] == peer:
                 self.store.delete(keys.peer_key(room, slot))
 
-    def _member(self, peer: str) -> dict[str, Any]:
-        return {"peer": peer, "seen": self._clock()}
-
     # -- housekeeping --------------------------------------------------------------------
 
     def _maybe_purge(self) -> None:
@@ -252,3 +308,8 @@ class Signaling:
             return {room: self.store.delete_prefix(keys.room_prefix(room))}
         rooms = {key[1] for key, _ in self.store.list((keys.NAMESPACE,))}
         return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}
+
+
+def _digest(token: str) -> str:
+    """What the store keeps of a token: its SHA-256, so a copy of the store grants nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
