@@ -108,6 +108,14 @@ def delete_signal():
     return {"deleted": signaling.hang_up(room, peer, token)}
 
 
+@bp.delete("/room")
+def leave_room():
+    """Free the caller's place and remove what it sent; the other peer's signals stay."""
+    room = request.args.get("room", DEFAULT_ROOM)
+    peer, token = param({}, "peer"), request.headers.get(TOKEN_HEADER)
+    return {"deleted": get_signaling().leave(room, peer, token)}
+
+
 @bp.get("/room")
 def room_presence():
     """How many live peers are in the room; a member's heartbeat, and a new peer's entry."""

@@ -2,7 +2,7 @@
 //
 // The server only relays signals (docs/protocol.md): the first person in a room posts an SDP
 // offer and waits; the second answers it; both trickle ICE candidates through /signal and
-// poll for the other side's. Media and chat then flow directly between the two browsers.
+// long-poll for the other side's. Media and chat then flow directly between the two browsers.
 //
 // Plain top-level functions, in the order a call goes through them: start -> join ->
 // openMedia -> createPeerConnection -> negotiate -> poll -> (connected) -> hangUp / stop.
@@ -13,18 +13,16 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 const PEER_ID_LENGTH = 22;
 const ROOM_ID_LENGTH = 22;
-// Poll fast while the call is being set up, slowly once connected (late candidates only).
-const POLL_MS = 250;
-const POLL_CONNECTED_MS = 2000;
-// The initiator checks this often that its offer is still stored (a hang-up elsewhere may
-// have wiped it); every poll also counts as a heartbeat on the server.
-const OFFER_CHECK_MS = 1000;
+// Reads wait on the server until something arrives (long-poll), at most this many seconds;
+// after a failed one, retry after a pause.
+const WAIT_S = 20;
+const RETRY_MS = 1000;
 const HEARTBEAT_MS = 2000;
 const STATS_MS = 1000;
 // Candidates per request, both ways (the server takes up to 50).
 const BATCH = 50;
-// How long Hang Up waits for requests still on their way before it frees the place.
-const STRAGGLER_WAIT_MS = 3000;
+// The member's secret the server hands out on entering a room, sent back on every request.
+const TOKEN_HEADER = "X-Peer-Token";
 const STATUS_TEXT = {
   idle: "Not in a call. Click Start Session to join the room.",
   waiting: "Waiting for the other person to join…",
@@ -67,21 +65,34 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, { query = {}, body = null, keepalive = false } = {}) {
-  // One request to the signaling server; the decoded JSON answer, or an ApiError.
-  const url = new URL(path, location.href);
-  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+function apiInit(method, { body = null, keepalive = false, token = null } = {}) {
+  // fetch() options for one request: JSON body, and the member's token if it has one.
   const init = { method, keepalive, headers: {} };
   if (body !== null) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
+  if (token) init.headers[TOKEN_HEADER] = token;
+  return init;
+}
+
+function apiUrl(path, query = {}) {
+  const url = new URL(path, location.href);
+  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+  return url;
+}
+
+async function api(method, path, { query = {}, onToken = null, ...options } = {}) {
+  // One request to the signaling server; the decoded JSON answer, or an ApiError. A token
+  // the server hands out (on entering a room) goes to onToken.
   let response;
   try {
-    response = await fetch(url, init);
+    response = await fetch(apiUrl(path, query), apiInit(method, options));
   } catch (err) {
     throw new ApiError(0, "network", "cannot reach the server");
   }
+  const issued = response.headers.get(TOKEN_HEADER);
+  if (issued && onToken) onToken(issued);
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const code = (data && data.error) || "http_" + response.status;
@@ -98,19 +109,17 @@ class SessionOver extends Error {
 }
 
 function call(s, method, path, { query = {}, body = null } = {}) {
-  // A request on behalf of session s, carrying its room and peer id. Refused once the session
-  // is over, and tracked until answered: stop() waits for these stragglers before freeing the
-  // place, or one answered after the hang-up would take the place again for the old peer id.
+  // A request on behalf of session s, carrying its room, peer id and token; refused once the
+  // session is over. Its first request enters the room and brings back the token.
   if (session !== s) return Promise.reject(new SessionOver());
   const options =
     body === null
       ? { query: { room, peer: s.peer, ...query } }
       : { query, body: { room, peer: s.peer, ...body } };
-  const request = api(method, path, options);
-  s.inflight.add(request);
-  const settled = () => s.inflight.delete(request);
-  request.then(settled, settled);
-  return request;
+  const onToken = (token) => {
+    s.token = token;
+  };
+  return api(method, path, { ...options, token: s.token, onToken });
 }
 
 function isCurrent(s, pc) {
@@ -240,13 +249,12 @@ async function start() {
   if (session || stopping || !roomIsValid) return;
   const s = {
     peer: randomId(PEER_ID_LENGTH),
-    joined: false,
+    token: null,
     localStream: null,
     iceServers: [],
     pc: null,
     dc: null,
     timers: [],
-    inflight: new Set(),
   };
   session = s;
   ui.chatLog.replaceChildren();
@@ -272,8 +280,9 @@ async function start() {
 }
 
 async function join(s) {
-  // Take one of the room's two places (GET /room is also the heartbeat).
-  s.joined = true;
+  // Take one of the room's two places: the answer brings our token (GET /room is also the
+  // heartbeat later on).
+  s.token = null;
   await call(s, "GET", "/room");
 }
 
@@ -458,41 +467,47 @@ function sendCandidates(s, pc, candidates) {
   });
 }
 
-async function poll(s, pc) {
-  // Until the session or its connection changes: the answer (initiator), the other side's
-  // candidates, then again after a short pause.
-  let lastOfferCheck = performance.now();
+function poll(s, pc) {
+  // Until the session or its connection changes: the initiator waits for the answer, and
+  // both wait for the other side's candidates, each read held open by the server until
+  // something arrives.
+  if (s.role === "initiator") repeat(s, pc, waitForAnswer);
+  repeat(s, pc, takeCandidates);
+}
+
+async function repeat(s, pc, step) {
+  // Run step(s, pc) again and again while it says "more" and the connection is current;
+  // a refusal ends the session, a network or server error is retried after a pause.
   while (isCurrent(s, pc)) {
     try {
-      if (s.role === "initiator" && !s.answered) {
-        // Offer first, answer second: the receiver stores its answer before deleting our
-        // offer, so "no offer and no answer" means the offer was wiped, not taken.
-        let offerGone = false;
-        if (performance.now() - lastOfferCheck >= OFFER_CHECK_MS) {
-          lastOfferCheck = performance.now();
-          const offer = await call(s, "GET", "/signal", { query: { type: "offer" } });
-          offerGone = !offer.payload;
-        }
-        const answer = await call(s, "GET", "/signal", { query: { type: "answer" } });
-        if (!isCurrent(s, pc)) return;
-        if (answer.payload) {
-          await acceptAnswer(s, pc, answer.payload);
-        } else if (offerGone) {
-          await repostOffer(s, pc);
-        }
-      }
-      if (!isCurrent(s, pc)) return;
-      await takeCandidates(s, pc);
+      if (!(await step(s, pc))) return;
     } catch (err) {
       if (!isCurrent(s, pc)) return;
       if (err instanceof ApiError && err.status !== 0 && err.status < 500) {
         await fail(s, err);
         return;
       }
-      console.warn("poll failed, retrying:", err.message);
+      console.warn("a read failed, retrying:", err.message);
+      await sleep(RETRY_MS);
     }
-    await sleep(s.connected ? POLL_CONNECTED_MS : POLL_MS);
   }
+}
+
+async function waitForAnswer(s, pc) {
+  // One long-poll for the answer; true while it is still to come.
+  const askedAt = performance.now();
+  const answer = await call(s, "GET", "/signal", { query: { type: "answer", wait: WAIT_S } });
+  if (!isCurrent(s, pc)) return false;
+  if (answer.payload) {
+    await acceptAnswer(s, pc, answer.payload);
+    return false;
+  }
+  // An empty answer that came back at once (a proxy that does not hold requests): pause.
+  if (performance.now() - askedAt < RETRY_MS) await sleep(RETRY_MS);
+  // Nobody answered for a while: make sure our offer is still there to be answered.
+  const offer = await call(s, "GET", "/signal", { query: { type: "offer" } });
+  if (isCurrent(s, pc) && !offer.payload && !s.answered) await repostOffer(s, pc);
+  return true;
 }
 
 async function acceptAnswer(s, pc, answer) {
@@ -517,14 +532,24 @@ async function repostOffer(s, pc) {
 }
 
 async function takeCandidates(s, pc) {
-  // The other side's candidates: each applied once (known by its key), then deleted from the
-  // server; those that come before the remote description wait in pendingCandidates.
+  // One long-poll for the other side's candidates: each applied once (known by its key),
+  // then deleted from the server; those that come before the remote description wait in
+  // pendingCandidates, and are deleted when applied. Always true: candidates may trickle
+  // until the call ends.
   const type = s.role === "initiator" ? "candidate_receiver" : "candidate_initiator";
-  const items = await call(s, "GET", "/signal", { query: { type } });
+  const items = await call(s, "GET", "/signal", { query: { type, wait: WAIT_S } });
   const fresh = items.filter((item) => !s.seenKeys.has(JSON.stringify(item.key)));
   for (const item of fresh) s.seenKeys.add(JSON.stringify(item.key));
-  if (pc.remoteDescription) await applyCandidates(s, pc, fresh);
-  else s.pendingCandidates.push(...fresh);
+  // Only ones we took already (their deletion is on its way): do not ask again at once.
+  if (items.length && !fresh.length) await sleep(RETRY_MS / 10);
+  if (pc.remoteDescription) {
+    await applyCandidates(s, pc, fresh);
+  } else {
+    s.pendingCandidates.push(...fresh);
+    // Held back until the remote description: wait for it rather than read them again.
+    while (isCurrent(s, pc) && !pc.remoteDescription) await sleep(50);
+  }
+  return true;
 }
 
 async function applyPendingCandidates(s, pc) {
@@ -541,11 +566,10 @@ async function applyCandidates(s, pc, items) {
       console.warn("ignored a candidate:", err.message);
     }
   }
+  // Deleted before the next read, or that read would return them at once.
   for (let i = 0; i < items.length && isCurrent(s, pc); i += BATCH) {
     const keys = items.slice(i, i + BATCH).map((item) => item.key);
-    call(s, "DELETE", "/signal", { body: { keys } }).catch((err) => {
-      if (isCurrent(s, pc)) console.warn("could not delete candidates:", err.message);
-    });
+    await call(s, "DELETE", "/signal", { body: { keys } });
   }
 }
 
@@ -606,15 +630,15 @@ function startHeartbeat(s) {
 }
 
 async function renegotiate(s, pc, state, text) {
-  // The other person vanished before the call connected: clear the room and start over
-  // (same session, same camera), as whoever comes first.
+  // The other person vanished before the call connected: leave (taking what we sent along)
+  // and start over (same session, same camera), as whoever comes first.
   if (!isCurrent(s, pc)) return;
   s.pc = null;
   closeConnection(pc, s.dc);
   clearRemote(s);
   setStatus(state, text);
   try {
-    await call(s, "DELETE", "/signal");
+    await call(s, "DELETE", "/room");
     if (!isCurrent(s)) return;
     await join(s);
   } catch (err) {
@@ -650,8 +674,9 @@ async function fail(s, err, state = null) {
 }
 
 async function stop(s, { sayBye, release = true, state, text }) {
-  // End the session now and say so; free our place in the room (and clear its signals)
-  // before Start Session is enabled again, so a new call cannot race with this clean-up.
+  // End the session now and say so; free our place in the room before Start Session is
+  // enabled again, so a new call cannot race with this clean-up. Hanging up clears the
+  // room's signals; the one who stays after the other left removes only its own.
   if (session !== s) return;
   session = null;
   stopping = true;
@@ -671,13 +696,12 @@ async function stop(s, { sayBye, release = true, state, text }) {
   resetStats();
   setStatus(state, text);
   renderControls();
-  if (release && s.joined) {
+  if (release && s.token) {
+    const path = state === "left" ? "/room" : "/signal";
     try {
-      // Let requests already on their way land first (at most a few seconds).
-      await Promise.race([Promise.allSettled([...s.inflight]), sleep(STRAGGLER_WAIT_MS)]);
-      await api("DELETE", "/signal", { query: { room, peer: s.peer } });
+      await api("DELETE", path, { query: { room, peer: s.peer }, token: s.token });
     } catch (err) {
-      console.warn("could not clear the room:", err.message);
+      console.warn("could not leave the room:", err.message);
     }
   }
   stopping = false;
@@ -711,11 +735,9 @@ function leavePage() {
       // Nothing more to do while the page goes away.
     }
   }
-  if (s.joined) {
-    const url = new URL("/signal", location.href);
-    url.searchParams.set("room", room);
-    url.searchParams.set("peer", s.peer);
-    fetch(url, { method: "DELETE", keepalive: true }).catch(() => {});
+  if (s.token) {
+    const url = apiUrl("/signal", { room, peer: s.peer });
+    fetch(url, apiInit("DELETE", { keepalive: true, token: s.token })).catch(() => {});
   }
   closeConnection(s.pc, s.dc);
   stopTracks(s.localStream);

@@ -268,20 +268,28 @@ def test_wait_is_bounded(signaling, wait):
         signaling.read("r", "offer", wait=wait)
 
 
-def test_a_long_wait_keeps_the_waiting_peer_alive():
-    """A peer waiting longer than the peer timeout is still live, and keeps its place."""
+def test_a_held_read_is_no_sign_of_life():
+    """A peer whose only request is a long wait (its tab closed) is dropped on time, and its
+    held read ends with NotAMember instead of holding the place."""
     signaling = Signaling(MemoryStore(), peer_timeout=0.3)
     alice = enter(signaling, "r", "alice")
-    waiting = threading.Thread(
-        target=signaling.read, args=("r", "answer"), kwargs={**alice, "wait": 1.5}
-    )
+    outcome = []
+
+    def wait() -> None:
+        try:
+            signaling.read("r", "answer", wait=5, **alice)
+        except NotAMember as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=wait)
+    start = time.monotonic()
     waiting.start()
-    time.sleep(1.0)  # alice has made no new request for over three peer timeouts
+    time.sleep(0.6)  # alice makes no new request for two peer timeouts
     bob = enter(signaling, "r", "bob")
-    assert signaling.presence("r", **bob)["peers"] == 2
-    with pytest.raises(RoomFull):
-        signaling.enter("r", "carol")
+    assert signaling.presence("r", **bob)["peers"] == 1
     waiting.join()
+    assert time.monotonic() - start < 3
+    assert len(outcome) == 1
 
 
 def test_post_candidates_in_one_step(signaling):
@@ -350,3 +358,45 @@ def test_unread_candidates_are_capped_per_side(signaling):
     first = signaling.read("r", "candidate_initiator")[0]
     signaling.delete_key(first["key"])
     signaling.post("r", "candidate_initiator", CAND)  # room again after one was read
+
+
+def test_leave_keeps_the_other_peers_signals(signaling):
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    signaling.post("r", "offer", OFFER, **alice)
+    signaling.post("r", "candidate_initiator", CAND, **alice)
+    signaling.post("r", "candidate_receiver", CAND, **bob)
+    assert signaling.leave("r", **bob) == 1
+    assert signaling.room_state("r") == {
+        "peers": 1,
+        "offer": 1,
+        "answer": 0,
+        "candidates_for_initiator": 0,
+        "candidates_for_receiver": 1,
+    }
+    with pytest.raises(NotAMember):
+        signaling.presence("r", **bob)
+    with pytest.raises(NotAMember):
+        signaling.leave("r", None)  # a room with members is theirs to leave
+    with pytest.raises(InvalidRequest):
+        signaling.leave("empty-room", None)
+
+
+def test_hang_up_ends_the_callers_waiting_reads():
+    signaling = Signaling(MemoryStore())
+    alice = enter(signaling, "r", "alice")
+    results = []
+
+    def wait_for_answer() -> None:
+        try:
+            signaling.read("r", "answer", wait=10, **alice)
+        except NotAMember as exc:
+            results.append(exc)
+
+    waiting = threading.Thread(target=wait_for_answer)
+    waiting.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    signaling.hang_up("r", **alice)
+    waiting.join()
+    assert time.monotonic() - start < 5
+    assert len(results) == 1

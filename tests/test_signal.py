@@ -183,3 +183,22 @@ def test_wait_answers_as_without_wait(client):
     assert client.get("/signal?type=candidate_initiator&wait=0.05").json == []
     client.post("/signal", json={"type": "offer", "payload": OFFER})
     assert client.get("/signal?type=offer&wait=30").json == {"type": "offer", "payload": OFFER}
+
+
+def test_tokens_over_http(client):
+    """Entering hands out a token in a header; the room is then private to its members."""
+    resp = client.get("/room?room=p&peer=alice")
+    token = resp.headers["X-Peer-Token"]
+    assert resp.headers["Cache-Control"] == "no-store"
+    alice = {"X-Peer-Token": token}
+    offer = {"room": "p", "type": "offer", "payload": OFFER, "peer": "alice"}
+    assert client.post("/signal", json=offer, headers=alice).status_code == 201
+    assert "X-Peer-Token" not in client.get("/room?room=p&peer=alice", headers=alice).headers
+    for outsider in ("/signal?room=p&type=offer", "/signal?room=p&type=offer&peer=alice"):
+        resp = client.get(outsider)
+        assert (resp.status_code, resp.json["error"]) == (403, "not_a_member")
+    wrong = client.get("/signal?room=p&type=offer&peer=alice", headers={"X-Peer-Token": "x"})
+    assert wrong.status_code == 403
+    assert client.delete("/room?room=p&peer=alice").status_code == 403
+    assert client.delete("/room?room=p&peer=alice", headers=alice).json == {"deleted": 1}
+    assert client.get("/signal?room=p&type=offer").json["payload"] is None  # empty room again

@@ -150,9 +150,11 @@ class Signaling:
                 remaining = deadline - time.monotonic()
                 if result or remaining <= 0:
                     return result
-                # Wake at least every third of the peer timeout to keep the caller's slot.
+                # A held request is no sign of life (its tab may have closed): look every
+                # third of the peer timeout whether the caller is still a member, and end
+                # the wait (with NotAMember) once it is not.
                 if not listener.wait(min(remaining, self.peer_timeout / 3)) and peer:
-                    self._check(room, peer, token)
+                    self._check(room, peer, token, refresh=False)
 
     def _read(self, room: str, signal_type: str) -> Any:
         if signal_type in keys.DESCRIPTION_TYPES:
@@ -201,7 +203,32 @@ class Signaling:
         )
         if peer is not None:
             self._free_slot(room, peer)
+        self.notifier.notify(room)  # the leaver's own waiting reads end now, with a 403
         return removed
+
+    def leave(self, room: str, peer: str, token: str | None = None) -> int:
+        """Free the caller's place and remove what it sent, leaving the other peer's signals.
+
+        What the one who stays does when the other left: unlike :meth:`hang_up`, an offer
+        the next caller may already have posted survives. The number of signals removed.
+        """
+        room, peer = self._check(room, peer, token)
+        if peer is None:
+            raise InvalidRequest("leaving a room takes a peer id")
+        removed = self._remove_signals_of(room, peer)
+        self._free_slot(room, peer)
+        self.notifier.notify(room)
+        return removed
+
+    def room_state(self, room: str) -> dict[str, int]:
+        """What a room holds, for operators and tests: live peers and signals of each kind.
+
+        Not a member's view, so not served over HTTP.
+        """
+        room = keys.check_room(room)
+        kinds = [*keys.DESCRIPTION_TYPES, *keys.CANDIDATES_FOR.values()]
+        stored = [key[2] for key, _ in self.store.list(keys.room_prefix(room))]
+        return {"peers": len(self._live_slots(room)), **{k: stored.count(k) for k in kinds}}
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -237,6 +264,7 @@ class Signaling:
         peer: object,
         token: object,
         slots: dict[int, dict[str, Any]] | None = None,
+        refresh: bool = True,
     ) -> tuple[str, str | None]:
         """Validate the request's room and caller, drop dead peers, keep the caller's place.
 
@@ -254,7 +282,7 @@ class Signaling:
                 ):
                     raise NotAMember("this peer's token is missing or wrong")
                 now = self._clock()
-                if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
+                if refresh and now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
                     self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
                 return room, peer
         if slots:
@@ -282,10 +310,16 @@ class Signaling:
 
     def _remove_peer(self, room: str, slot: int, peer: str) -> None:
         """Delete a dead peer's signals, then its slot."""
-        for key, record in self.store.list(keys.room_prefix(room)):
-            if key[2] != keys.PEERS and record.get("peer") == peer:
-                self.store.delete(key)
+        self._remove_signals_of(room, peer)
         self.store.delete(keys.peer_key(room, slot))
+
+    def _remove_signals_of(self, room: str, peer: str) -> int:
+        """Delete every signal ``peer`` sent to ``room``; how many there were."""
+        return sum(
+            self.store.delete(key)
+            for key, record in self.store.list(keys.room_prefix(room))
+            if key[2] != keys.PEERS and record.get("peer") == peer
+        )
 
     def _free_slot(self, room: str, peer: str) -> None:
         for slot in SLOTS:
