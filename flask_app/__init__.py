@@ -35,10 +35,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import api, errors, public, signal, signaling
+    from . import api, errors, public, security, signal, signaling
 
     signaling.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     # Same origin only unless CORS_ORIGINS lists others.
     origins = signaling.settings(app).cors_origins
     if origins:
