@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -80,3 +84,33 @@ class Endpoint:
         status, body, headers = self.exchange("GET", f"/room?room={room}&peer={peer}")
         assert status == 200, body
         return headers["X-Peer-Token"]
+
+
+class AppProcess(Endpoint):
+    """The app in its own process (`flask run`) on a loopback port: a free one, or ``port``."""
+
+    def __init__(self, store_url: str, port: int | None = None, **settings: str) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_"))}
+        env.update(SIGNAL_STORE=store_url, FLASK_APP="flask_app", **settings)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "run", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.request("GET", "/healthz")
+                return
+            except OSError:
+                assert self.process.poll() is None, "the app process exited"
+                assert time.monotonic() < deadline, "the app process did not start"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """End the process (as a restart or a crash would)."""
+        self.process.terminate()
+        self.process.wait(10)

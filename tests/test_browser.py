@@ -23,6 +23,7 @@ from tests.browser import (
     open_person,
 )
 from tests.conftest import LiveServer
+from tests.helpers import AppProcess
 
 pytestmark = pytest.mark.browser
 
@@ -488,3 +489,25 @@ def test_an_error_is_shown_with_its_reason(live_server, people):
     expect(person.status).to_have_text("Error: the store is down")
     expect_idle_controls(person)
     wait_until(lambda: room_is_clear(live_server, "broken"), 3, "the place was not freed")
+
+
+def test_a_server_restart_mid_negotiation_lets_the_call_complete(tmp_path, people):
+    """The server (sqlite store) goes away while the first person waits, and comes back on
+    the same port and file: the second person's call still connects."""
+    store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    server = AppProcess(store)
+    try:
+        alice = people(f"{server.url}/?room=restart")
+        alice.start()
+        alice.expect_state("waiting")
+        server.stop()
+        time.sleep(1.5)  # the page's reads and heartbeats fail meanwhile
+        server = AppProcess(store, port=server.port)
+        bob = people(f"{server.url}/?room=restart")
+        bob.start()
+        alice.expect_state("connected", timeout=15_000)
+        bob.expect_state("connected")
+        alice.send("after the restart")
+        bob.expect_chat("after the restart")
+    finally:
+        server.stop()

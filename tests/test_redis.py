@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 import redis
 
-from tests.helpers import Endpoint, at_once, free_port
+from tests.helpers import AppProcess, at_once, free_port
 from webrtc_signal import MemoryStore, Signaling, StoreUnavailable
 from webrtc_signal.store.redis import RedisStore
 
 OFFER = {"type": "offer", "sdp": "v=0"}
 ANSWER = {"type": "answer", "sdp": "v=0 answer"}
-
-
-class AppProcess(Endpoint):
-    """The app in its own process (`flask run`), on a free loopback port."""
-
-    def __init__(self, store_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_"))}
-        env.update(SIGNAL_STORE=store_url, FLASK_APP="flask_app")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "run", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.request("GET", "/healthz")
-                return
-            except OSError:
-                assert self.process.poll() is None, "the app process exited"
-                assert time.monotonic() < deadline, "the app process did not start"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 @pytest.fixture
