@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webrtc_signal.settings import instance_path
 
@@ -21,6 +22,7 @@ SETTING_NAMES = (
     "TWILIO_TIMEOUT",
     "ICE_TOKEN_TTL",
     "CORS_ORIGINS",
+    "SIGNAL_TRUSTED_PROXIES",
 )
 MAX_BODY = 64 * 1024
 
@@ -40,10 +42,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     signaling.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    settings = signaling.settings(app)
     # Same origin only unless CORS_ORIGINS lists others.
-    origins = signaling.settings(app).cors_origins
-    if origins:
-        CORS(app, origins=list(origins), expose_headers=[signal.TOKEN_HEADER])
+    if settings.cors_origins:
+        CORS(app, origins=list(settings.cors_origins), expose_headers=[signal.TOKEN_HEADER])
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, the client's address (for rate limits and logs) and the
+        # scheme come from their X-Forwarded-* headers; without proxies those are not trusted.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.register_blueprint(signal.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)

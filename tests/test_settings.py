@@ -64,3 +64,22 @@ def test_cors_is_closed_by_default_and_open_to_listed_origins(store_url):
     assert resp.headers["Access-Control-Allow-Origin"] == "https://friend.example"
     resp = app.test_client().get("/signal?type=offer", headers={"Origin": "https://other.example"})
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+def test_client_address_comes_from_trusted_proxies_only(store_url):
+    def seen_address(app):
+        @app.get("/__address")
+        def address():
+            from flask import request
+
+            return {"address": request.remote_addr}
+
+        headers = {"X-Forwarded-For": "203.0.113.9"}
+        return app.test_client().get("/__address", headers=headers).json["address"]
+
+    direct = create_app({"SIGNAL_STORE": store_url})
+    assert seen_address(direct) == "127.0.0.1"
+    proxied = create_app({"SIGNAL_STORE": store_url, "SIGNAL_TRUSTED_PROXIES": "1"})
+    assert seen_address(proxied) == "203.0.113.9"
+    with pytest.raises(ConfigError, match="SIGNAL_TRUSTED_PROXIES"):
+        Settings.from_mapping({"SIGNAL_TRUSTED_PROXIES": "one"})

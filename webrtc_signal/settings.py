@@ -38,6 +38,19 @@ def _number(mapping: Mapping[str, Any], name: str, default: float) -> float:
     return value
 
 
+def _count(mapping: Mapping[str, Any], name: str) -> int:
+    raw = mapping.get(name)
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the server; the README's table lists the same names."""
@@ -51,6 +64,7 @@ class Settings:
     twilio_timeout: float = 5.0
     ice_token_ttl: int = 3600
     cors_origins: tuple[str, ...] = ()
+    trusted_proxies: int = 0
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
@@ -67,4 +81,5 @@ class Settings:
             twilio_timeout=_number(mapping, "TWILIO_TIMEOUT", 5.0),
             ice_token_ttl=int(_number(mapping, "ICE_TOKEN_TTL", 3600)),
             cors_origins=tuple(origins),
+            trusted_proxies=_count(mapping, "SIGNAL_TRUSTED_PROXIES"),
         )
