@@ -1,5 +1,5 @@
 # make run: set up and serve the app on http://127.0.0.1:5000 with the embedded store.
-# make test: set up (Chromium included) and run the whole test suite.
+# make test: set up (Chromium, Firefox ESR and puppeteer-core included), run every test.
 # make test SKIP_BROWSER=1 skips the browser tests on a machine without one (never in CI).
 
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format browser redis-server bench clean
+.PHONY: run test lint format browser firefox redis-server bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,32 @@ $(VENV)/.test: $(VENV)/.app
 run: $(VENV)/.app
 	$(BIN)/flask run
 
-# Debian packages the tests drive for real: Chromium, and redis-server (started by the tests).
-browser: redis-server
+# Debian packages the tests drive for real: Chromium, Firefox ESR, and redis-server (started
+# by the tests).
+browser: redis-server firefox
 ifndef SKIP_BROWSER
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 endif
+
+FIREFOX_NODE_MODULES := tests/firefox/node_modules/.package-lock.json
+
+# Firefox ESR, and puppeteer-core (npm, tests/firefox) that drives it and Chromium for the
+# calls between browsers (tests/test_firefox.py); never a browser download.
+firefox: $(if $(SKIP_BROWSER),,$(FIREFOX_NODE_MODULES))
+ifndef SKIP_BROWSER
+	@command -v firefox-esr >/dev/null 2>&1 || { \
+	  echo "Installing Debian's firefox-esr for the Firefox browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr; }
+endif
+
+$(FIREFOX_NODE_MODULES): tests/firefox/package.json tests/firefox/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "Installing Debian's nodejs and npm for the Firefox browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd tests/firefox && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
@@ -52,4 +71,4 @@ bench: $(VENV)/.test browser
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache tests/firefox/node_modules

@@ -1,0 +1,440 @@
+// Calls on the page between two browsers, each Firefox ESR or Chromium, driven by
+// puppeteer-core: Firefox over WebDriver BiDi, Chromium over the DevTools protocol. Run by
+// tests/test_firefox.py against a live server; prints one JSON object (the result) on stdout.
+//
+//   node tests/firefox/call.mjs --url http://127.0.0.1:PORT --room ROOM \
+//     --first firefox --second chromium [--calls 2]
+//
+// Each call, as a person would make it: the first person clicks Start Session and waits, the
+// second clicks it; both pages reach "connected"; each sees the other's video play; a chat
+// message crosses each way; then one hangs up (the first in odd calls, the second in even
+// ones), who is left "idle" while the other sees "left". One browser process per kind; each
+// person has a browser context and a window of their own.
+
+import { parseArgs } from "node:util";
+import puppeteer from "puppeteer-core";
+
+const EXECUTABLES = { firefox: "/usr/bin/firefox-esr", chromium: "/usr/bin/chromium" };
+const FIREFOX_PREFS = {
+  // A fake camera and microphone, granted without a prompt. Without permission.fake Firefox
+  // treats the page as not allowed to see addresses and gathers no loopback candidates.
+  "media.navigator.streams.fake": true,
+  "media.navigator.permission.disabled": true,
+  "media.navigator.permission.fake": true,
+  // The only network here is loopback: gather on it, and show the real host addresses.
+  "media.peerconnection.ice.loopback": true,
+  "media.peerconnection.ice.obfuscate_host_addresses": false,
+  // Remote video plays without a user gesture.
+  "media.autoplay.default": 0,
+};
+// The same flags as tests/browser.py gives Chromium under Playwright.
+const CHROMIUM_ARGS = [
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const STATE_TIMEOUT_MS = 15_000;
+const CHAT_TIMEOUT_MS = 5_000;
+const VIDEO_TIMEOUT_MS = 10_000;
+const POLL_MS = 50;
+
+// Mute and Camera off as the other person perceives them: sound energy received in a second
+// (Firefox's fake tone gives about 0.01, Chromium's beeps 0.25, silence under 1e-5: a second
+// always holds a beep), and the brightness of the picture (fake cameras give 45-160 of 255, a
+// camera turned off 0). Each change is waited for: under load, sound can lag a second behind.
+const LISTEN_MS = 1_000;
+const HEARD_ENERGY = 1e-3;
+const SILENT_ENERGY = 1e-4;
+const SOUND_TIMEOUT_MS = 10_000;
+const DARK = 5;
+const LIT = 30;
+
+// Installed before the page's own script: every change of #status[data-state] with the time
+// it happened (Date.now(), one clock for both browsers on this machine), any CSP violation,
+// and two measures of what arrives from the other person.
+function installProbes() {
+  window.__probe = { states: [], csp: [] };
+  window.__probe.remoteBrightness = () => {
+    // The average brightness (0-255) of the remote video's current frame; -1 without one.
+    const video = document.getElementById("remoteVideo");
+    if (!video.videoWidth) return -1;
+    const canvas = document.createElement("canvas");
+    canvas.width = 32;
+    canvas.height = 24;
+    const context = canvas.getContext("2d");
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
+    }
+    return sum / (pixels.length / 4);
+  };
+  window.__probe.audioEnergy = async () => {
+    // Audio energy received so far: grows while the other person's microphone is on.
+    let energy = 0;
+    (await session.pc.getStats()).forEach((entry) => {
+      if (entry.type === "inbound-rtp" && entry.kind === "audio") {
+        energy += entry.totalAudioEnergy || 0;
+      }
+    });
+    return energy;
+  };
+  document.addEventListener("securitypolicyviolation", (event) => {
+    window.__probe.csp.push(`${event.violatedDirective} ${event.blockedURI}`);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const status = document.getElementById("status");
+    const record = () => {
+      window.__probe.states.push({ state: status.dataset.state, at: Date.now() });
+    };
+    record();
+    new MutationObserver(record).observe(status, {
+      attributes: true,
+      attributeFilter: ["data-state"],
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function launch(kind) {
+  // Headless, with fake media devices; never a browser download (executablePath is given).
+  if (kind === "firefox") {
+    return puppeteer.launch({
+      browser: "firefox",
+      executablePath: EXECUTABLES.firefox,
+      headless: true,
+      extraPrefsFirefox: FIREFOX_PREFS,
+    });
+  }
+  return puppeteer.launch({
+    browser: "chrome",
+    executablePath: EXECUTABLES.chromium,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+class Person {
+  // One person: a browser context of their own with one window on the page.
+  constructor(name, kind, page) {
+    this.name = name;
+    this.kind = kind;
+    this.page = page;
+    this.errors = [];
+    this.csp = null; // the Content-Security-Policy the page was served with
+    page.on("pageerror", (error) => this.errors.push(String(error.message || error)));
+  }
+
+  static async open(browser, name, kind, url) {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage({ type: "window" });
+    const person = new Person(name, kind, page);
+    await page.evaluateOnNewDocument(installProbes);
+    const response = await page.goto(url);
+    person.csp = response ? response.headers()["content-security-policy"] || null : null;
+    await person.waitState("idle");
+    return person;
+  }
+
+  waitFor(fn, arg, timeout, what) {
+    return this.page
+      .waitForFunction(fn, { polling: POLL_MS, timeout }, arg)
+      .catch((error) => this.fail(`${what}: ${error.message}`));
+  }
+
+  async fail(message) {
+    // Say who and where the page was, so a failure explains itself.
+    const status = await this.page
+      .evaluate(() => {
+        const shown = document.getElementById("status");
+        return `${shown.dataset.state}: ${shown.textContent.trim()}`;
+      })
+      .catch(() => "unknown");
+    throw new Error(`${this.name} (${this.kind}) ${message} [status ${status}]`);
+  }
+
+  async click(name) {
+    // The button a person sees with this label, once it is enabled.
+    const handle = await this.waitFor(
+      (label) => {
+        const button = [...document.querySelectorAll("button")].find(
+          (b) => b.textContent.trim() === label,
+        );
+        return button && !button.disabled ? button : null;
+      },
+      name,
+      STATE_TIMEOUT_MS,
+      `no enabled "${name}" button`,
+    );
+    await handle.asElement().click();
+  }
+
+  start() {
+    return this.click("Start Session");
+  }
+
+  hangUp() {
+    return this.click("Hang Up");
+  }
+
+  async waitState(state, timeout = STATE_TIMEOUT_MS) {
+    await this.waitFor(
+      (wanted) => document.getElementById("status").dataset.state === wanted,
+      state,
+      timeout,
+      `never reached "${state}"`,
+    );
+  }
+
+  async waitIdleControls() {
+    // Out of the call and done leaving the room: Start Session enabled (only once the page
+    // has freed its place), Hang Up disabled, camera released.
+    await this.waitFor(
+      () => {
+        const button = (label) =>
+          [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === label);
+        const released = document.getElementById("localVideo").srcObject === null;
+        return !button("Start Session").disabled && button("Hang Up").disabled && released;
+      },
+      null,
+      STATE_TIMEOUT_MS,
+      "is not back to idle controls after the call",
+    );
+  }
+
+  async reachedAt(state, since) {
+    // When the page first showed this state at or after `since` (ms since the epoch).
+    const states = await this.page.evaluate(() => window.__probe.states);
+    const entry = states.find((item) => item.state === state && item.at >= since);
+    return entry ? entry.at : null;
+  }
+
+  async send(text) {
+    // Type into the text box labelled "Message", then click Send.
+    const input = await this.page.evaluateHandle(() =>
+      [...document.querySelectorAll("label")].find((l) => l.textContent.trim() === "Message")
+        .control,
+    );
+    await input.asElement().type(text);
+    await this.click("Send");
+  }
+
+  async waitChat(text) {
+    await this.waitFor(
+      (wanted) =>
+        [...document.querySelectorAll("#chatLog li .text")].some((s) => s.textContent === wanted),
+      text,
+      CHAT_TIMEOUT_MS,
+      `never received the chat message ${JSON.stringify(text)}`,
+    );
+  }
+
+  async remoteVideo() {
+    // The other person's video has frames, and its playback time keeps rising.
+    await this.waitFor(
+      () => document.getElementById("remoteVideo").videoWidth > 0,
+      null,
+      VIDEO_TIMEOUT_MS,
+      "shows no remote video frame",
+    );
+    const before = await this.page.evaluate(
+      () => document.getElementById("remoteVideo").currentTime,
+    );
+    await this.waitFor(
+      (t) => document.getElementById("remoteVideo").currentTime > t + 0.2,
+      before,
+      VIDEO_TIMEOUT_MS,
+      "remote video does not play on",
+    );
+    return this.page.evaluate(async () => {
+      const video = document.getElementById("remoteVideo");
+      // The codecs the call settled on, as this side receives them.
+      const codecs = {};
+      const report = await session.pc.getStats();
+      report.forEach((entry) => {
+        if (entry.type === "inbound-rtp" && entry.codecId && report.get(entry.codecId)) {
+          codecs[entry.kind] = report.get(entry.codecId).mimeType;
+        }
+      });
+      return {
+        width: video.videoWidth,
+        height: video.videoHeight,
+        playing: !video.paused,
+        local_width: document.getElementById("localVideo").videoWidth,
+        codecs,
+      };
+    });
+  }
+
+  async remoteBrightness() {
+    return this.page.evaluate(() => window.__probe.remoteBrightness());
+  }
+
+  async audioHeard(ms) {
+    // How much sound energy arrived from the other person during the next `ms`.
+    const before = await this.page.evaluate(() => window.__probe.audioEnergy());
+    await sleep(ms);
+    return (await this.page.evaluate(() => window.__probe.audioEnergy())) - before;
+  }
+
+  async waitSound(heard, what) {
+    // Listen in LISTEN_MS slices until the other person is heard (or silent); the last slice.
+    const deadline = Date.now() + SOUND_TIMEOUT_MS;
+    const energies = [];
+    while (Date.now() < deadline) {
+      const energy = await this.audioHeard(LISTEN_MS);
+      if (heard ? energy > HEARD_ENERGY : energy < SILENT_ENERGY) return energy;
+      energies.push(energy);
+    }
+    return this.fail(`${what}: energy per ${LISTEN_MS} ms ${JSON.stringify(energies)}`);
+  }
+
+  async waitPicture(lit, what) {
+    // The other person's picture turns lit (brightness over LIT) or black (under DARK).
+    await this.waitFor(
+      ([wantLit, dark, bright]) => {
+        const brightness = window.__probe.remoteBrightness();
+        return wantLit ? brightness > bright : brightness >= 0 && brightness < dark;
+      },
+      [lit, DARK, LIT],
+      VIDEO_TIMEOUT_MS,
+      what,
+    );
+  }
+
+  async probe() {
+    return this.page.evaluate(() => window.__probe.csp).catch(() => []);
+  }
+}
+
+async function checkControls(sender, receiver) {
+  // The sender's Mute and Camera off reach the receiver: the sound stops and the picture
+  // goes black; Unmute and Camera on bring them back. What the receiver measured.
+  const heard = await receiver.waitSound(true, `does not hear ${sender.kind}`);
+  await sender.click("Mute");
+  const muted = await receiver.waitSound(false, `still hears ${sender.kind} muted`);
+  await sender.click("Unmute");
+  const heardAgain = await receiver.waitSound(true, `does not hear ${sender.kind} unmuted`);
+  const lit = await receiver.remoteBrightness();
+  await sender.click("Camera off");
+  await receiver.waitPicture(false, `still sees ${sender.kind} with the camera off`);
+  await sender.click("Camera on");
+  await receiver.waitPicture(true, `sees no picture after ${sender.kind}'s Camera on`);
+  return { heard, muted, heard_again: heardAgain, brightness: lit };
+}
+
+async function makeCall(number, first, second) {
+  // One call, from both pages idle to both pages idle again; what it measured.
+  await first.start();
+  await first.waitState("waiting");
+  const clickedAt = Date.now();
+  await second.start();
+  await Promise.all([first.waitState("connected"), second.waitState("connected")]);
+  const connectedAt = Math.max(
+    await first.reachedAt("connected", clickedAt),
+    await second.reachedAt("connected", clickedAt),
+  );
+  const [firstVideo, secondVideo] = await Promise.all([first.remoteVideo(), second.remoteVideo()]);
+  // Each person's Mute and Camera off, as the other perceived them; once per pair of
+  // browsers is enough to show the controls work across them.
+  let controls = null;
+  if (number === 1) {
+    controls = { [first.name]: await checkControls(first, second) };
+    controls[second.name] = await checkControls(second, first);
+  }
+
+  const there = `call ${number}: ${first.kind} -> ${second.kind} <é & ✓>`;
+  const back = `call ${number}: ${second.kind} -> ${first.kind}`;
+  await first.send(there);
+  await second.waitChat(there);
+  await second.send(back);
+  await first.waitChat(back);
+
+  // The first person hangs up in odd calls, the second in even ones.
+  const [leaver, stayer] = number % 2 === 1 ? [first, second] : [second, first];
+  await leaver.hangUp();
+  await Promise.all([leaver.waitState("idle"), stayer.waitState("left")]);
+  await Promise.all([leaver.waitIdleControls(), stayer.waitIdleControls()]);
+  return {
+    number,
+    initiator: first.name,
+    connect_ms: connectedAt - clickedAt,
+    remote_video: { [first.name]: firstVideo, [second.name]: secondVideo },
+    chat: [there, back],
+    controls,
+    hung_up: leaver.name,
+  };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      url: { type: "string" },
+      room: { type: "string", default: "firefox" },
+      first: { type: "string", default: "firefox" },
+      second: { type: "string", default: "chromium" },
+      calls: { type: "string", default: "2" },
+    },
+  });
+  const kinds = [values.first, values.second];
+  for (const kind of kinds) {
+    if (!(kind in EXECUTABLES)) throw new Error(`unknown browser ${kind}: firefox or chromium`);
+  }
+  if (!values.url) throw new Error("--url is required");
+  const pageUrl = new URL("/", values.url);
+  pageUrl.searchParams.set("room", values.room);
+
+  const result = { first: values.first, second: values.second, calls: [], ok: false };
+  const browsers = {};
+  const people = [];
+  try {
+    for (const kind of new Set(kinds)) {
+      const startedAt = Date.now();
+      browsers[kind] = await launch(kind);
+      result[`${kind}_version`] = await browsers[kind].version();
+      result[`${kind}_launch_ms`] = Date.now() - startedAt;
+    }
+    people.push(await Person.open(browsers[values.first], "first", values.first, pageUrl.href));
+    people.push(await Person.open(browsers[values.second], "second", values.second, pageUrl.href));
+    for (let number = 1; number <= Number(values.calls); number++) {
+      result.calls.push(await makeCall(number, people[0], people[1]));
+    }
+    result.ok = true;
+  } catch (error) {
+    result.error = String(error.message || error);
+  } finally {
+    result.people = {};
+    for (const person of people) {
+      result.people[person.name] = {
+        kind: person.kind,
+        csp: person.csp,
+        errors: person.errors,
+        csp_violations: await person.probe(),
+      };
+    }
+    await Promise.all(Object.values(browsers).map((browser) => browser.close().catch(() => {})));
+  }
+  return result;
+}
+
+main().then(
+  (result) => {
+    process.stdout.write(JSON.stringify(result) + "\n");
+    process.exitCode = result.ok ? 0 : 1;
+  },
+  (error) => {
+    const result = { ok: false, error: String(error.message || error) };
+    process.stdout.write(JSON.stringify(result) + "\n");
+    process.exitCode = 2;
+  },
+);
