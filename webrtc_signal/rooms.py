@@ -20,7 +20,7 @@ SLOTS = (0, 1)
 # A member's "last seen" is rewritten at most this often (or a quarter of the peer timeout,
 # when that is shorter), to spare the store a write per poll.
 SEEN_RESOLUTION = 1.0
-# Expired entries are purged by a write at most this often.
+# Expired entries are purged by a write at most this often (or every TTL, when shorter).
 PURGE_INTERVAL = 60.0
 # The longest a read may wait for a signal, and the most candidates one request may carry.
 MAX_WAIT = 30.0
@@ -54,7 +54,8 @@ class Signaling:
         self.peer_timeout = peer_timeout
         self.notifier = notifier or store.notifier()
         self._clock = clock
-        self._next_purge = clock() + PURGE_INTERVAL
+        self._purge_interval = min(PURGE_INTERVAL, ttl)
+        self._next_purge = clock() + self._purge_interval
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Signaling:
@@ -332,7 +333,7 @@ class Signaling:
     def _maybe_purge(self) -> None:
         now = self._clock()
         if now >= self._next_purge:
-            self._next_purge = now + PURGE_INTERVAL
+            self._next_purge = now + self._purge_interval
             self.store.purge_expired()
 
     def clear_rooms(self, room: str | None = None) -> dict[str, int]:
