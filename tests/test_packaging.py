@@ -83,7 +83,9 @@ def test_built_wheel_serves_the_page(tmp_path):
         assert f"flask_app/public/{name}" in names
     assert not any(name.endswith(".env") or "tests/" in name for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "clear-rooms = webrtc_signal.cli:main" in (tmp_path / "site" / entry_points).read_text()
+    scripts = (tmp_path / "site" / entry_points).read_text()
+    assert "clear-rooms = webrtc_signal.cli:main" in scripts
+    assert "webrtc-peer = webrtc_signal.peer:main" in scripts
 
     script = f"""
 import flask_app

@@ -1,0 +1,340 @@
+"""The asyncio signaling client against a real server (the live_server fixture), and its
+pure parts on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tests.helpers import free_port
+from webrtc_signal import (
+    Conflict,
+    InvalidRequest,
+    NotAMember,
+    OfferExists,
+    RoomFull,
+    SignalError,
+    StoreUnavailable,
+    TooManySignals,
+)
+from webrtc_signal.client import (
+    PEER_ID_ALPHABET,
+    PEER_ID_LENGTH,
+    TOKEN_HEADER,
+    ServerUnreachable,
+    Signal,
+    SignalingClient,
+    batches,
+    candidate_type,
+    error_from_response,
+    new_peer_id,
+    parse_signals,
+)
+
+T = TypeVar("T")
+OFFER = {"type": "offer", "sdp": "v=0 offer"}
+ANSWER = {"type": "answer", "sdp": "v=0 answer"}
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def room_state(server, room: str) -> dict[str, int]:
+    return server.app.extensions["webrtc_signal"].room_state(room)
+
+
+def candidate(n: int) -> dict[str, Any]:
+    return {"candidate": f"candidate:{n} 1 udp 2130706431 192.0.2.2 {40000 + n} typ host"}
+
+
+# -- pure functions --------------------------------------------------------------------------
+
+
+def test_new_peer_ids_look_like_the_pages():
+    ids = {new_peer_id() for _ in range(100)}
+    assert len(ids) == 100
+    for peer in ids:
+        assert len(peer) == PEER_ID_LENGTH and set(peer) <= set(PEER_ID_ALPHABET)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [
+        (400, {"error": "invalid_request", "message": "bad room"}, InvalidRequest),
+        (403, {"error": "not_a_member", "message": "show your token"}, NotAMember),
+        (409, {"error": "offer_exists", "message": "answer it"}, OfferExists),
+        (409, {"error": "room_full", "message": "two already"}, RoomFull),
+        (409, {"error": "too_many_signals", "message": "read first"}, TooManySignals),
+        (503, {"error": "store_unavailable", "message": "down"}, StoreUnavailable),
+        (409, {"error": "something_new", "message": "?"}, Conflict),
+        (413, {"error": "request_entity_too_large", "message": "big"}, InvalidRequest),
+        (503, None, StoreUnavailable),
+        (500, None, SignalError),
+    ],
+)
+def test_error_from_response_maps_code_then_status(status, body, cls):
+    error = error_from_response(status, body)
+    assert type(error) is cls
+    assert error.message == (body["message"] if body else f"the server answered {status}")
+
+
+def test_error_from_response_keeps_an_unknown_code():
+    error = error_from_response(404, {"error": "not_found", "message": "no such page"})
+    assert type(error) is SignalError
+    assert (error.code, error.message) == ("not_found", "no such page")
+
+
+def test_candidate_types_and_batches():
+    assert candidate_type("initiator") == "candidate_initiator"
+    assert candidate_type("receiver") == "candidate_receiver"
+    with pytest.raises(ValueError):
+        candidate_type("both")  # type: ignore[arg-type]
+    assert [len(b) for b in batches(list(range(120)))] == [50, 50, 20]
+    assert list(batches([])) == []
+
+
+def test_parse_signals():
+    body = [{"key": ["webrtc_signal", "r", "candidates_for_receiver", "x"], "payload": {"a": 1}}]
+    assert parse_signals(body) == [Signal(body[0]["key"], {"a": 1})]
+    for bad in ({"key": []}, [{"payload": {}}], [1]):
+        with pytest.raises(SignalError):
+            parse_signals(bad)
+
+
+def test_bad_room_or_peer_is_refused_before_any_request():
+    with pytest.raises(InvalidRequest):
+        SignalingClient("http://127.0.0.1:1", "no spaces")
+    with pytest.raises(InvalidRequest):
+        SignalingClient("http://127.0.0.1:1", "room", peer="a/b")
+
+
+# -- against a real server -------------------------------------------------------------------
+
+
+def test_two_clients_meet_swap_signals_and_hang_up(live_server):
+    """The seed's flow over HTTP: offer, answer, 60 candidates in batches, hang up, leave."""
+
+    async def scenario() -> None:
+        async with (
+            SignalingClient(live_server.url, "call") as alice,
+            SignalingClient(live_server.url, "call") as bob,
+        ):
+            assert await alice.enter() == 1
+            assert alice.token and alice.peer != bob.peer
+            assert await alice.read_offer() is None
+            key = await alice.post_offer(OFFER)
+            assert key == ["webrtc_signal", "call", "offer"]
+
+            assert await bob.enter() == 2
+            assert await bob.read_offer() == OFFER
+            await bob.post_answer(ANSWER)
+            assert await bob.delete_offer() == 1
+            assert await alice.read_answer() == ANSWER
+            assert await alice.delete_answer() == 1
+
+            keys = await alice.post_candidates("initiator", [candidate(n) for n in range(60)])
+            assert len(keys) == 60
+            taken = await bob.read_candidates("initiator")
+            assert [s.payload for s in taken] == [candidate(n) for n in range(60)]
+            assert await bob.read_candidates("receiver") == []  # what bob sent: none
+            assert await bob.delete_keys([s.key for s in taken]) == 60
+            assert room_state(live_server, "call")["candidates_for_receiver"] == 0
+
+            await bob.post_candidates("receiver", [candidate(1)])
+            assert await alice.hang_up() >= 1
+            assert alice.token is None
+            assert room_state(live_server, "call") == {
+                "peers": 1,
+                "offer": 0,
+                "answer": 0,
+                "candidates_for_initiator": 0,
+                "candidates_for_receiver": 0,
+            }
+            assert await bob.presence() == 1
+            await bob.leave()
+            assert room_state(live_server, "call")["peers"] == 0
+
+    run(scenario())
+
+
+def test_long_poll_answers_when_the_other_side_posts(live_server):
+    async def scenario() -> float:
+        async with (
+            SignalingClient(live_server.url, "poll") as alice,
+            SignalingClient(live_server.url, "poll") as bob,
+        ):
+            await alice.enter()
+            await bob.enter()
+
+            async def answer_later() -> None:
+                await asyncio.sleep(0.3)
+                await bob.post_answer(ANSWER)
+
+            started = time.monotonic()
+            answer, _ = await asyncio.gather(alice.read_answer(wait=10), answer_later())
+            assert answer == ANSWER
+            # Nothing posted: the read is held for its wait, then answers None.
+            held = time.monotonic()
+            assert await bob.read_offer(wait=0.5) is None
+            assert time.monotonic() - held >= 0.4
+            return held - started
+
+    assert run(scenario()) < 3
+
+
+def test_refusals_raise_the_core_exceptions(live_server):
+    async def scenario() -> None:
+        async with (
+            SignalingClient(live_server.url, "busy") as alice,
+            SignalingClient(live_server.url, "busy") as bob,
+            SignalingClient(live_server.url, "busy") as carol,
+        ):
+            await alice.enter()
+            await bob.enter()
+            await alice.post_offer(OFFER)
+            with pytest.raises(OfferExists):
+                await bob.post_offer(OFFER)
+            with pytest.raises(RoomFull):
+                await carol.enter()
+            assert carol.token is None
+            with pytest.raises(InvalidRequest):
+                await bob.post_answer({"type": "offer", "sdp": "wrong type"})
+            bob.token = "not-bobs-token"
+            with pytest.raises(NotAMember):
+                await bob.presence()
+
+    run(scenario())
+
+
+def test_server_down_raises_server_unreachable():
+    url = f"http://127.0.0.1:{free_port()}"
+
+    async def scenario() -> None:
+        async with SignalingClient(url, "room") as client:
+            with pytest.raises(ServerUnreachable, match="cannot reach the signaling server at"):
+                await client.enter()
+
+    run(scenario())
+    assert issubclass(ServerUnreachable, SignalError)
+
+
+def test_heartbeat_reports_presence_until_stopped(live_server):
+    async def scenario() -> list[int]:
+        counts: list[int] = []
+        async with (
+            SignalingClient(live_server.url, "beat") as alice,
+            SignalingClient(live_server.url, "beat") as bob,
+        ):
+            await alice.enter()
+            alice.start_heartbeat(lambda peers, _at: counts.append(peers), interval=0.05)
+            with pytest.raises(RuntimeError):
+                alice.start_heartbeat()
+            await asyncio.sleep(0.3)
+            await bob.enter()
+            await asyncio.sleep(0.3)
+            await alice.stop_heartbeat()
+            stopped = len(counts)
+            await asyncio.sleep(0.2)
+            assert len(counts) == stopped
+        return counts
+
+    counts = run(scenario())
+    assert counts[0] == 1 and counts[-1] == 2
+
+
+def test_heartbeat_rides_out_an_unreachable_server_and_ends_on_a_refusal():
+    """With a fake transport: a refused connection is retried; room_full ends the beat."""
+    answers = iter(["down", "down", 1, "full"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if answer == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if answer == "full":
+            return httpx.Response(409, json={"error": "room_full", "message": "full"})
+        return httpx.Response(200, json={"room": "r", "peers": answer})
+
+    async def scenario() -> list[int]:
+        counts: list[int] = []
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = SignalingClient("http://signal.test", "r", http=http)
+            with pytest.raises(RoomFull):
+                await client.heartbeat(lambda peers, _at: counts.append(peers), interval=0.01)
+            await client.close()
+            assert not http.is_closed  # a shared client stays open for its owner
+        return counts
+
+    assert run(scenario()) == [1]
+
+
+def test_token_is_kept_and_sent_back():
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get(TOKEN_HEADER))
+        headers = {} if seen[-1] else {TOKEN_HEADER: "secret"}
+        return httpx.Response(200, json={"room": "r", "peers": 1}, headers=headers)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = SignalingClient("http://signal.test/", "r", http=http)
+            await client.enter()
+            await client.presence()
+
+    run(scenario())
+    assert seen == [None, "secret"]
+
+
+def test_a_server_that_does_not_speak_the_protocol():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/room":
+            return httpx.Response(200, text="<html>a web page</html>")
+        return httpx.Response(404, text="<html>not found</html>")
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = SignalingClient("http://signal.test", "r", http=http)
+            with pytest.raises(SignalError, match="is it a webrtc-signal server"):
+                await client.enter()
+            with pytest.raises(SignalError, match="the server answered 404"):
+                await client.read_offer()
+
+    run(scenario())
+
+
+def test_ice_servers(live_server):
+    async def scenario() -> list[dict[str, Any]]:
+        async with SignalingClient(live_server.url) as client:
+            return await client.ice_servers()
+
+    assert run(scenario()) == live_server.request("GET", "/api/ice-servers")[1]["iceServers"]
+
+
+def test_the_core_needs_neither_httpx_nor_aiortc():
+    """`import webrtc_signal` works without the peer extra; its modules say what to install."""
+    script = """
+import sys
+sys.modules["httpx"] = None  # makes `import httpx` raise ImportError
+sys.modules["aiortc"] = None
+import webrtc_signal
+for module in ("client", "peer"):
+    try:
+        __import__("webrtc_signal." + module)
+    except ImportError as exc:
+        print(exc)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.splitlines() == [
+        "webrtc_signal.client needs httpx: pip install 'webrtc-signal[peer]'",
+        "webrtc_signal.peer needs aiortc: pip install 'webrtc-signal[peer]'",
+    ], result.stderr

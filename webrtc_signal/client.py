@@ -1,0 +1,375 @@
+"""An asyncio client for the signaling API: what the browser page does, for Python programs.
+
+Needs httpx (the ``peer`` extra); ``import webrtc_signal`` alone does not load this module::
+
+    from webrtc_signal.client import SignalingClient
+
+    async with SignalingClient("http://127.0.0.1:5000", "my-room") as signaling:
+        await signaling.enter()                   # a place in the room, and its token
+        offer = await signaling.read_offer()      # None: you are the initiator
+        ...
+        await signaling.hang_up()
+
+The pure functions at the top (peer ids, error mapping, parsing) do no I/O; the client below
+them speaks HTTP. Errors are the core's (``webrtc_signal.errors``), plus ServerUnreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "webrtc_signal.client needs httpx: pip install 'webrtc-signal[peer]'"
+    ) from exc
+
+from .errors import (
+    Conflict,
+    InvalidRequest,
+    NotAMember,
+    OfferExists,
+    RoomFull,
+    SignalError,
+    StoreUnavailable,
+    TooManySignals,
+)
+from .keys import (
+    ANSWER,
+    CANDIDATE_INITIATOR,
+    CANDIDATE_RECEIVER,
+    DEFAULT_ROOM,
+    OFFER,
+    check_peer,
+    check_room,
+)
+
+log = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-Peer-Token"
+# Peer ids as the page makes them: 22 symbols of a 64-symbol alphabet (132 bits).
+PEER_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+PEER_ID_LENGTH = 22
+# The page's rhythm: a heartbeat every 2 s (the server drops a peer after 10 silent seconds),
+# long-polls of 20 s, a pause after a failed request.
+HEARTBEAT_S = 2.0
+WAIT_S = 20.0
+RETRY_S = 1.0
+# Seconds to connect, and to get an answer beyond a long-poll's own wait.
+TIMEOUT_S = 10.0
+# Candidates or keys per request (the server takes up to 50).
+BATCH = 50
+
+Side = Literal["initiator", "receiver"]
+Key = list[str]
+# Error codes the server sends, and the core exception each stands for.
+ERRORS_BY_CODE: dict[str, type[SignalError]] = {
+    cls.code: cls
+    for cls in (InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals, StoreUnavailable)
+}
+# Statuses without a known code (a proxy's page, werkzeug's 413 or 415).
+ERRORS_BY_STATUS: dict[int, type[SignalError]] = {
+    400: InvalidRequest,
+    403: NotAMember,
+    409: Conflict,
+    413: InvalidRequest,
+    415: InvalidRequest,
+    503: StoreUnavailable,
+}
+
+
+class ServerUnreachable(SignalError):
+    """No answer from the signaling server: nothing listens there, or the network is down."""
+
+    code = "server_unreachable"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A stored signal as a read returns it: its key (to delete it by) and its payload."""
+
+    key: Key
+    payload: dict[str, Any]
+
+
+# -- pure functions --------------------------------------------------------------------------
+
+
+def new_peer_id() -> str:
+    """A random peer id, as unguessable as the page's."""
+    return "".join(secrets.choice(PEER_ID_ALPHABET) for _ in range(PEER_ID_LENGTH))
+
+
+def candidate_type(side: Side) -> str:
+    """The signal type of candidates sent by ``side``."""
+    if side not in ("initiator", "receiver"):
+        raise ValueError(f"side must be 'initiator' or 'receiver', not {side!r}")
+    return CANDIDATE_INITIATOR if side == "initiator" else CANDIDATE_RECEIVER
+
+
+def error_from_response(status: int, body: object) -> SignalError:
+    """The core exception a refused request stands for, from its status and JSON body."""
+    code = body.get("error") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message:
+        message = f"the server answered {status}" + (f" ({code})" if code else "")
+    cls = ERRORS_BY_CODE.get(code) if isinstance(code, str) else None
+    cls = cls or ERRORS_BY_STATUS.get(status, SignalError)
+    error = cls(message)
+    if cls is SignalError and isinstance(code, str):
+        error.code = code
+    return error
+
+
+def parse_signals(body: object) -> list[Signal]:
+    """A candidates read's answer as Signals, oldest first."""
+    if not isinstance(body, list):
+        raise SignalError("the server's answer is not a list of signals")
+    try:
+        return [Signal(list(item["key"]), item["payload"]) for item in body]
+    except (TypeError, KeyError) as exc:
+        raise SignalError("the server's answer is not a list of signals") from exc
+
+
+def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+class SignalingClient:
+    """One peer's side of the signaling API: a room, a peer id and the token it earns.
+
+    The first request enters the room (``enter()`` makes that explicit) and keeps the
+    ``X-Peer-Token`` the server hands out; every later request sends it back. ``http`` is an
+    ``httpx.AsyncClient`` to share (closed by its owner); without one the client makes its own.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        room: str = DEFAULT_ROOM,
+        peer: str | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.room = check_room(room)
+        self.peer = check_peer(peer) or new_peer_id()
+        self.token: str | None = None
+        self._http = http or httpx.AsyncClient(timeout=TIMEOUT_S)
+        self._owns_http = http is None
+        self._heartbeat: asyncio.Task | None = None
+
+    async def __aenter__(self) -> SignalingClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the heartbeat and close the HTTP client (leaving the room is up to you)."""
+        await self.stop_heartbeat()
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- the room ----------------------------------------------------------------------------
+
+    async def enter(self) -> int:
+        """Take a place in the room (or keep ours); how many live peers it holds."""
+        return await self.presence()
+
+    async def presence(self) -> int:
+        """How many live peers the room holds; also our heartbeat."""
+        body = await self._request("GET", "/room", params=self._query())
+        return int(body["peers"])
+
+    async def leave(self) -> int:
+        """Free our place, removing only what we sent (when the other side left first)."""
+        body = await self._request("DELETE", "/room", params=self._query())
+        self.token = None
+        return int(body["deleted"])
+
+    async def hang_up(self) -> int:
+        """Free our place and clear every signal of the room: the call is over."""
+        body = await self._request("DELETE", "/signal", params=self._query())
+        self.token = None
+        return int(body["deleted"])
+
+    async def ice_servers(self) -> list[dict[str, Any]]:
+        """The ICE servers the server hands out, as browsers take them."""
+        body = await self._request("GET", "/api/ice-servers")
+        return list(body.get("iceServers") or [])
+
+    # -- offer and answer --------------------------------------------------------------------
+
+    async def read_offer(self, wait: float | None = None) -> dict[str, Any] | None:
+        """The room's offer, or None; ``wait`` seconds of long-poll for one to come."""
+        return await self._read_description(OFFER, wait)
+
+    async def read_answer(self, wait: float | None = None) -> dict[str, Any] | None:
+        """The room's answer, or None; ``wait`` seconds of long-poll for one to come."""
+        return await self._read_description(ANSWER, wait)
+
+    async def post_offer(self, payload: dict[str, Any]) -> Key:
+        """Store our offer; OfferExists if another peer's got there first."""
+        return await self._post(OFFER, payload)
+
+    async def post_answer(self, payload: dict[str, Any]) -> Key:
+        """Store our answer to the room's offer."""
+        return await self._post(ANSWER, payload)
+
+    async def delete_offer(self) -> int:
+        """Delete the room's offer (the receiver does, once it has answered)."""
+        return await self._delete_description(OFFER)
+
+    async def delete_answer(self) -> int:
+        """Delete the room's answer (the initiator does, once it has applied it)."""
+        return await self._delete_description(ANSWER)
+
+    # -- candidates --------------------------------------------------------------------------
+
+    async def post_candidates(self, side: Side, payloads: Sequence[dict[str, Any]]) -> list[Key]:
+        """Store candidates ``side`` (our role) sent, in batches; their keys."""
+        stored: list[Key] = []
+        for batch in batches(payloads):
+            body = await self._request(
+                "POST",
+                "/signal",
+                json={**self._query(), "type": candidate_type(side), "payloads": list(batch)},
+            )
+            stored += body["keys"]
+        return stored
+
+    async def read_candidates(self, of_side: Side, wait: float | None = None) -> list[Signal]:
+        """The candidates ``of_side`` (the other role) sent that wait unread, oldest first."""
+        params = {**self._query(), "type": candidate_type(of_side)}
+        return parse_signals(await self._request("GET", "/signal", params=params, wait=wait))
+
+    async def delete_keys(self, keys: Sequence[Key]) -> int:
+        """Delete signals by the keys they were read under, in batches; how many went."""
+        deleted = 0
+        for batch in batches(keys):
+            body = await self._request(
+                "DELETE", "/signal", json={"peer": self.peer, "keys": list(batch)}
+            )
+            deleted += int(body["deleted"])
+        return deleted
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    async def heartbeat(
+        self,
+        on_presence: Callable[[int, float], object] | None = None,
+        interval: float = HEARTBEAT_S,
+    ) -> None:
+        """Ask for presence every ``interval`` seconds, forever, keeping our place.
+
+        ``on_presence(peers, asked_at)`` gets each count and the loop time it was asked at.
+        A server that cannot be reached is retried; a refusal (RoomFull, NotAMember) ends the
+        heartbeat with that error.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            asked_at = loop.time()
+            try:
+                peers = await self.presence()
+            except (ServerUnreachable, StoreUnavailable) as exc:
+                log.warning("heartbeat failed, retrying: %s", exc.message)
+            else:
+                if on_presence is not None:
+                    on_presence(peers, asked_at)
+            await asyncio.sleep(max(0.0, asked_at + interval - loop.time()))
+
+    def start_heartbeat(
+        self,
+        on_presence: Callable[[int, float], object] | None = None,
+        interval: float = HEARTBEAT_S,
+    ) -> asyncio.Task:
+        """Run :meth:`heartbeat` as a task until :meth:`stop_heartbeat` or :meth:`close`."""
+        if self._heartbeat is not None and not self._heartbeat.done():
+            raise RuntimeError("the heartbeat is already running")
+        self._heartbeat = asyncio.create_task(self.heartbeat(on_presence, interval))
+        return self._heartbeat
+
+    async def stop_heartbeat(self) -> None:
+        """Stop the heartbeat task, if it runs."""
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _query(self) -> dict[str, str]:
+        return {"room": self.room, "peer": self.peer}
+
+    async def _read_description(self, kind: str, wait: float | None) -> dict[str, Any] | None:
+        params = {**self._query(), "type": kind}
+        body = await self._request("GET", "/signal", params=params, wait=wait)
+        return body.get("payload")
+
+    async def _post(self, kind: str, payload: dict[str, Any]) -> Key:
+        body = await self._request(
+            "POST", "/signal", json={**self._query(), "type": kind, "payload": payload}
+        )
+        return body["key"]
+
+    async def _delete_description(self, kind: str) -> int:
+        params = {**self._query(), "type": kind}
+        return int((await self._request("DELETE", "/signal", params=params))["deleted"])
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        wait: float | None = None,
+    ) -> Any:
+        """One request with our token; its JSON answer, or the error it stands for."""
+        if wait is not None:
+            params = {**(params or {}), "wait": f"{wait:g}"}
+        headers = {TOKEN_HEADER: self.token} if self.token else {}
+        # A long-poll is held up to `wait` seconds before the server answers.
+        timeout = httpx.Timeout(TIMEOUT_S, read=TIMEOUT_S + (wait or 0))
+        try:
+            response = await self._http.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ServerUnreachable(
+                f"cannot reach the signaling server at {self.base_url} ({reason})"
+            ) from exc
+        issued = response.headers.get(TOKEN_HEADER)
+        if issued:
+            self.token = issued
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_error:
+            raise error_from_response(response.status_code, body)
+        if not isinstance(body, dict | list):
+            raise SignalError(
+                f"{self.base_url}{path} did not answer JSON: is it a webrtc-signal server?"
+            )
+        return body
