@@ -82,7 +82,9 @@ def raw_get(live_server, path: str) -> int:
     """GET a path exactly as written (no client-side normalisation); the status."""
     conn = http.client.HTTPConnection(live_server.url.removeprefix("http://"), timeout=5)
     conn.request("GET", path)
-    status = conn.getresponse().status
+    with conn.getresponse() as resp:
+        resp.read()  # the whole answer, so the server finishes (and closes its file) first
+        status = resp.status
     conn.close()
     return status
 
