@@ -7,12 +7,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
 from flask_app import create_app
+from tests.browser import CHROMIUM, Person, launch_chromium, open_person
 from tests.helpers import Endpoint, free_port
 
 
@@ -132,3 +134,42 @@ def redis_url(redis_server) -> str:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
     return redis_server.url
+
+
+# -- browsers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole module; each person gets a context of their own."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`make browser`) to run the "
+            "browser tests",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def people(browser) -> Iterator[Callable[..., Person]]:
+    """Open people (contexts) on demand; at the end, no page may have thrown or broken CSP."""
+    opened: list[Person] = []
+
+    def open_(url: str, **options) -> Person:
+        person = open_person(browser, url, **options)
+        opened.append(person)
+        return person
+
+    yield open_
+    violations = []
+    for person in opened:
+        if not (person.crashed or person.page.is_closed()):
+            violations += person.probe("csp")
+    for person in opened:
+        person.close()
+    assert [error for person in opened for error in person.errors] == []
+    assert violations == []

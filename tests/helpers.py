@@ -114,3 +114,22 @@ class AppProcess(Endpoint):
         """End the process (as a restart or a crash would)."""
         self.process.terminate()
         self.process.wait(10)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
+    """Poll ``check`` until it holds; fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def room_state(server: Any, room: str) -> dict[str, int]:
+    """Live peers and stored signals of each kind in a live server's room, looked up in its
+    store (rooms with members are private, so HTTP would not tell)."""
+    return server.app.extensions["webrtc_signal"].room_state(room)
+
+
+def room_is_clear(server: Any, room: str) -> bool:
+    """No live peer and no signal left in the room."""
+    return not any(room_state(server, room).values())

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from flask_app import create_app
 from tests.browser import (
@@ -19,52 +19,14 @@ from tests.browser import (
     CHROMIUM,
     REMOTE_BRIGHTNESS_JS,
     Person,
-    launch_chromium,
-    open_person,
 )
 from tests.conftest import LiveServer
-from tests.helpers import AppProcess
+from tests.helpers import AppProcess, room_is_clear, room_state, wait_until
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 SHORT_PEER_TIMEOUT = 3
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole module; each person gets a context of their own."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (`make browser`) to run the "
-            "browser tests",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def people(browser) -> Iterator[Callable[..., Person]]:
-    """Open people (contexts) on demand; at the end, no page may have thrown or broken CSP."""
-    opened: list[Person] = []
-
-    def open_(url: str, **options) -> Person:
-        person = open_person(browser, url, **options)
-        opened.append(person)
-        return person
-
-    yield open_
-    violations = []
-    for person in opened:
-        if not (person.crashed or person.page.is_closed()):
-            violations += person.probe("csp")
-    for person in opened:
-        person.close()
-    assert [error for person in opened for error in person.errors] == []
-    assert violations == []
 
 
 @pytest.fixture
@@ -101,24 +63,6 @@ def expect_idle_controls(person: Person) -> None:
     """No session: Start Session enabled, Hang Up disabled."""
     expect(person.button("Start Session")).to_be_enabled()
     expect(person.button("Hang Up")).to_be_disabled()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
-
-
-def room_state(server: LiveServer, room: str) -> dict[str, int]:
-    """Live peers and stored signals of each kind, as the operator sees them (rooms with
-    members are private, so this looks in the store rather than asking over HTTP)."""
-    return server.app.extensions["webrtc_signal"].room_state(room)
-
-
-def room_is_clear(server: LiveServer, room: str) -> bool:
-    """No live peer and no signal left in the room."""
-    return not any(room_state(server, room).values())
 
 
 def test_chromium_is_installed():

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, room_state
 from webrtc_signal import (
     Conflict,
     InvalidRequest,
@@ -45,10 +45,6 @@ ANSWER = {"type": "answer", "sdp": "v=0 answer"}
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-def room_state(server, room: str) -> dict[str, int]:
-    return server.app.extensions["webrtc_signal"].room_state(room)
 
 
 def candidate(n: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.browser import CHROMIUM
 from tests.conftest import LiveServer
+from tests.helpers import room_is_clear
 
 pytestmark = pytest.mark.browser
 
@@ -85,11 +86,6 @@ def run_call(server: LiveServer, room: str, first: str, second: str) -> dict:
     assert result["ok"], f"{result.get('error')}\n{json.dumps(result, indent=1)}\n{stderr[-3000:]}"
     assert process.returncode == 0
     return result
-
-
-def room_is_clear(server: LiveServer, room: str) -> bool:
-    """No live peer and no signal left in the room (looked up in the store)."""
-    return not any(server.app.extensions["webrtc_signal"].room_state(room).values())
 
 
 @pytest.fixture(scope="module")

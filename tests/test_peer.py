@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
-from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser import CHROMIUM, Person, launch_chromium, open_person
-from tests.helpers import free_port
+from tests.helpers import free_port, room_is_clear, room_state, wait_until
 from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (
     ECHO_PREFIX,
@@ -232,16 +230,6 @@ EMPTY_ROOM = {
 }
 
 
-def room_state(server, room: str) -> dict[str, int]:
-    """Live peers and stored signals of each kind (looked up in the store: rooms are private)."""
-    return server.app.extensions["webrtc_signal"].room_state(room)
-
-
-def room_is_clear(server, room: str) -> bool:
-    """No live peer and no signal left in the room."""
-    return room_state(server, room) == EMPTY_ROOM
-
-
 def test_two_peers_connect_chat_and_hang_up(live_server, start_peer):
     """Two Python peers: each greets, each echoes the other; Ctrl-C on one ends both."""
     alice = start_peer(live_server.url, "duo", "--echo", "--greet", "hi from alice")
@@ -332,49 +320,13 @@ def test_a_partner_gone_before_connecting_is_forgotten(live_server, start_peer):
 # -- with the page in Chromium ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for these tests; the page gets a context of its own per test."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium", pytrace=False)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page_person(browser) -> Iterator[Callable[..., Person]]:
-    """Open the page (one person); at the end it must not have thrown or broken its CSP."""
-    opened: list[Person] = []
-
-    def open_(url: str, **options) -> Person:
-        person = open_person(browser, url, **options)
-        opened.append(person)
-        return person
-
-    yield open_
-    violations = [v for person in opened for v in person.probe("csp")]
-    for person in opened:
-        person.close()
-    assert [error for person in opened for error in person.errors] == []
-    assert violations == []
-
-
-def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("peer_first", [False, True], ids=["page-first", "peer-first"])
-def test_page_and_peer_call(live_server, start_peer, page_person, peer_first):
+def test_page_and_peer_call(live_server, start_peer, people, peer_first):
     """The page and the Python peer connect in either role, chat both ways, and the page plays
     the video the peer sends back; then one side ends the call and the other notices."""
     room = f"mixed-{int(peer_first)}"
-    page = page_person(f"{live_server.url}/?room={room}")
+    page = people(f"{live_server.url}/?room={room}")
     args = (live_server.url, room, "--echo", "--greet", "Hello from Python <b>", "--verbose")
     if peer_first:
         peer = start_peer(*args)
@@ -417,9 +369,9 @@ def test_page_and_peer_call(live_server, start_peer, page_person, peer_first):
 
 
 @pytest.mark.browser
-def test_page_without_camera_gets_the_test_pattern(live_server, start_peer, page_person):
+def test_page_without_camera_gets_the_test_pattern(live_server, start_peer, people):
     """A page that sends no video still sees the peer: a test pattern of bright bars."""
-    page = page_person(f"{live_server.url}/?room=nocam", media_error="NotFoundError")
+    page = people(f"{live_server.url}/?room=nocam", media_error="NotFoundError")
     peer = start_peer(live_server.url, "nocam")
     peer.expect("err", "waiting for the other side")
     page.start()
