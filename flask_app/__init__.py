@@ -23,6 +23,7 @@ SETTING_NAMES = (
     "ICE_TOKEN_TTL",
     "CORS_ORIGINS",
     "SIGNAL_TRUSTED_PROXIES",
+    "SIGNAL_RATE_LIMIT",
 )
 MAX_BODY = 64 * 1024
 
@@ -37,12 +38,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import api, errors, public, security, signal, signaling
+    from . import api, errors, limits, public, security, signal, signaling
 
     signaling.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     settings = signaling.settings(app)
+    limits.init_app(app, settings)
     # Same origin only unless CORS_ORIGINS lists others.
     if settings.cors_origins:
         CORS(app, origins=list(settings.cors_origins), expose_headers=[signal.TOKEN_HEADER])

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from flask_app import create_app
 
 VICTIM = "victim"
 OFFER = {"type": "offer", "sdp": "v=0 victim"}
@@ -62,6 +65,16 @@ queries = st.dictionaries(
 ).filter(lambda q: float_or_none(q.get("wait")) in (None, 0.01))
 methods = st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"])
 paths = st.sampled_from(["/signal", "/room", "/api/ice-servers", "/healthz", "/", "/x"])
+
+
+@pytest.fixture
+def app(store_url):
+    """The app with rate limits off: a thousand generated writes from one address in seconds
+    would (rightly) be refused with 429 before reaching the code under test; the limits have
+    tests of their own in test_security."""
+    app = create_app({"TESTING": True, "SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "off"})
+    yield app
+    app.extensions["webrtc_signal"].store.close()
 
 
 def float_or_none(text):

@@ -14,6 +14,15 @@ from tests.helpers import at_once
 OFFER = {"type": "offer", "sdp": "v=0"}
 
 
+@pytest.fixture
+def app(store_url):
+    """The app with rate limits off: the concurrency tests send hundreds of writes a second
+    from one address, which the limits (tested in test_security) would rightly refuse."""
+    app = create_app({"TESTING": True, "SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "off"})
+    yield app
+    app.extensions["webrtc_signal"].store.close()
+
+
 def test_seed_flow_over_http(live_server):
     ask = live_server.request
     assert ask("GET", "/signal?room=live&type=offer") == (200, {"type": "offer", "payload": None})

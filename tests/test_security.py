@@ -77,3 +77,37 @@ def test_cors_is_closed_unless_origins_are_listed(store_url):
         "/room?room=x&peer=alice", headers={"Origin": "https://friend.example"}
     )
     assert "X-Peer-Token" in resp.headers["Access-Control-Expose-Headers"]
+
+
+def test_writes_are_rate_limited_per_address_with_a_json_429(store_url):
+    app = create_app({"SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "5 per minute"})
+    client = app.test_client()
+    offer = {"room": "r", "type": "offer", "payload": {"type": "offer", "sdp": "v"}}
+    statuses = [client.post("/signal", json=offer).status_code for _ in range(5)]
+    assert statuses == [201, 409, 409, 409, 409]
+    resp = client.delete("/signal?room=r")
+    assert resp.status_code == 429
+    assert resp.json["error"] == "too_many_requests"
+    assert "Retry-After" in resp.headers
+    # Reads are not writes: never limited.
+    assert client.get("/signal?room=r&type=offer").status_code == 200
+    # Another address has its own allowance.
+    other = client.post("/signal", json=offer, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other.status_code == 409
+
+
+def test_the_default_limit_leaves_a_call_alone_and_can_be_turned_off(store_url):
+    from webrtc_signal import Settings
+
+    assert Settings.from_mapping({}).rate_limit == "20 per second; 600 per minute"
+    app = create_app({"SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "off"})
+    client = app.test_client()
+    offer = {"room": "r", "type": "offer", "payload": {"type": "offer", "sdp": "v"}}
+    assert {client.post("/signal", json=offer).status_code for _ in range(50)} == {201, 409}
+
+
+def test_a_bad_rate_limit_fails_at_start_up(store_url):
+    from webrtc_signal import ConfigError
+
+    with pytest.raises(ConfigError, match="SIGNAL_RATE_LIMIT"):
+        create_app({"SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "lots"})

@@ -11,6 +11,8 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_STORE = "sqlite:///signal.sqlite"
+# Writes per client address: a call makes a few dozen, so a real one never comes near.
+DEFAULT_RATE_LIMIT = "20 per second; 600 per minute"
 
 
 def instance_path() -> Path:
@@ -51,6 +53,14 @@ def _count(mapping: Mapping[str, Any], name: str) -> int:
     return value
 
 
+def _rate_limit(mapping: Mapping[str, Any]) -> str:
+    """SIGNAL_RATE_LIMIT as written; "" (or "off") turns limiting off."""
+    raw = mapping.get("SIGNAL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    if raw is None or str(raw).strip().lower() in ("", "off", "none"):
+        return ""
+    return str(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the server; the README's table lists the same names."""
@@ -65,6 +75,7 @@ class Settings:
     ice_token_ttl: int = 3600
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: int = 0
+    rate_limit: str = DEFAULT_RATE_LIMIT
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
@@ -82,4 +93,5 @@ class Settings:
             ice_token_ttl=int(_number(mapping, "ICE_TOKEN_TTL", 3600)),
             cors_origins=tuple(origins),
             trusted_proxies=_count(mapping, "SIGNAL_TRUSTED_PROXIES"),
+            rate_limit=_rate_limit(mapping),
         )
