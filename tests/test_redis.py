@@ -174,3 +174,21 @@ def test_only_the_redis_store_crosses_processes(redis_url):
     assert type(MemoryStore().notifier()).__name__ == "Notifier"
     store_a.close()
     store_b.close()
+
+
+@pytest.mark.browser
+def test_a_browser_call_with_each_person_on_another_process(two_apps, people):
+    """Alice's page and requests go to one process, Bob's to the other; Redis joins them."""
+    a, b = two_apps
+    alice = people(f"{a.url}/?room=split")
+    bob = people(f"{b.url}/?room=split")
+    alice.start()
+    alice.expect_state("waiting")
+    bob.start()
+    alice.expect_state("connected")
+    bob.expect_state("connected")
+    bob.expect_remote_video_playing()
+    alice.send("across processes")
+    bob.expect_chat("across processes")
+    bob.hang_up()
+    alice.expect_state("left")
