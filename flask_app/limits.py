@@ -23,7 +23,7 @@ def init_app(app: Flask, settings: Settings) -> None:
             parse_many(settings.rate_limit)
         except ValueError:
             raise ConfigError(
-                "SIGNAL_RATE_LIMIT must read like '20 per second; 600 per minute', "
+                "SIGNAL_RATE_LIMIT must read like '60 per second; 1200 per minute', "
                 f"got {settings.rate_limit!r}"
             ) from None
     shared = settings.store_url.startswith("redis://")

@@ -462,8 +462,15 @@ function sendCandidates(s, pc, candidates) {
   const type = s.role === "initiator" ? "candidate_initiator" : "candidate_receiver";
   const body =
     candidates.length === 1 ? { type, payload: candidates[0] } : { type, payloads: candidates };
-  call(s, "POST", "/signal", { body }).catch((err) => {
-    if (isCurrent(s, pc)) console.warn("could not send candidates:", err.message);
+  call(s, "POST", "/signal", { body }).catch(async (err) => {
+    if (!isCurrent(s, pc)) return;
+    if (err.status === 429) {
+      // Over the server's rate limit (many calls from one address): send them again shortly.
+      await sleep(RETRY_MS);
+      if (isCurrent(s, pc)) sendCandidates(s, pc, candidates);
+      return;
+    }
+    console.warn("could not send candidates:", err.message);
   });
 }
 
@@ -483,7 +490,8 @@ async function repeat(s, pc, step) {
       if (!(await step(s, pc))) return;
     } catch (err) {
       if (!isCurrent(s, pc)) return;
-      if (err instanceof ApiError && err.status !== 0 && err.status < 500) {
+      // A refusal ends the session; an unreachable or busy server (429, 5xx) is retried.
+      if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) {
         await fail(s, err);
         return;
       }

@@ -99,7 +99,7 @@ def test_writes_are_rate_limited_per_address_with_a_json_429(store_url):
 def test_the_default_limit_leaves_a_call_alone_and_can_be_turned_off(store_url):
     from webrtc_signal import Settings
 
-    assert Settings.from_mapping({}).rate_limit == "20 per second; 600 per minute"
+    assert Settings.from_mapping({}).rate_limit == "60 per second; 1200 per minute"
     app = create_app({"SIGNAL_STORE": store_url, "SIGNAL_RATE_LIMIT": "off"})
     client = app.test_client()
     offer = {"room": "r", "type": "offer", "payload": {"type": "offer", "sdp": "v"}}
