@@ -223,13 +223,14 @@ class Pair:
                     self.totals.errors.append(f"heartbeat: {exc}")
             await asyncio.sleep(HEARTBEAT)
 
-    async def place_calls(self, start: asyncio.Event, until: float, every: float | None) -> None:
+    async def place_calls(
+        self, start: asyncio.Event, until: float, every: float | None, offset: float
+    ) -> None:
         """Calls back to back (``every`` None), or one call starting every ``every`` seconds,
-        until ``until``; a call that fails ends the pair's run."""
+        the first ``offset`` seconds after the start, until ``until``; a call that fails ends
+        the pair's run."""
         await start.wait()
-        # People do not all click at the same instant: spread the first calls out, so that
-        # interval polls are not all in step.
-        await asyncio.sleep(random.uniform(0, every or INTERVAL))
+        await asyncio.sleep(offset)
         n, next_start = 0, time.monotonic()
         while time.monotonic() < until:
             try:
@@ -301,7 +302,16 @@ async def load(
         await asyncio.gather(*(pair.join() for pair in rooms[k : k + 25]))
     start = asyncio.Event()
     until = time.monotonic() + duration
-    callers = [asyncio.create_task(p.place_calls(start, until, every)) for p in rooms]
+    # People do not all click at the same instant: the first calls are spread out, so that
+    # interval polls are not all in step. Paced, the pairs' calls are evenly spread over the
+    # period, so exactly the offered rate starts.
+    offsets = [
+        random.uniform(0, INTERVAL) if every is None else every * k / pairs for k in range(pairs)
+    ]
+    callers = [
+        asyncio.create_task(pair.place_calls(start, until, every, offset))
+        for pair, offset in zip(rooms, offsets, strict=True)
+    ]
     heartbeats = [asyncio.create_task(p.heartbeats()) for p in rooms]
 
     async def sample() -> None:
