@@ -14,6 +14,7 @@ from webrtc_signal import (
     OfferExists,
     RoomFull,
     Signaling,
+    SqliteStore,
     TooManySignals,
 )
 from webrtc_signal.keys import peer_key
@@ -299,6 +300,38 @@ def test_post_candidates_in_one_step(signaling):
     assert [c["key"] for c in got] == [list(k) for k in stored]
     assert signaling.delete_keys([c["key"] for c in got]) == 2
     assert signaling.read("r", "candidate_initiator") == []
+
+
+def test_a_members_requests_cost_few_sqlite_statements(tmp_path, clock, monkeypatch):
+    """Each statement is a trip to sqlitedict's thread (under gevent, a turn of the event
+    loop): the requests of a call in progress take one per thing they must know or change."""
+    store = SqliteStore(tmp_path / "s.sqlite")
+    signaling = Signaling(store, ttl=300, peer_timeout=10, clock=clock)
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    statements: list[str] = []
+    select = store._conn.select
+    monkeypatch.setattr(
+        store._conn, "select", lambda sql, args=None: statements.append(sql) or select(sql, args)
+    )
+
+    def cost(call):
+        statements.clear()
+        return call(), len(statements)
+
+    batch = [CAND, {"candidate": "2"}]
+    # Both places, the count under the cap, the batch.
+    assert cost(lambda: len(signaling.post_candidates("r", "candidate_initiator", batch, **alice)))
+    assert len(statements) == 3
+    # Both places, the list.
+    got, n = cost(lambda: signaling.read("r", "candidate_initiator", **bob))
+    assert (len(got), n) == (2, 2)
+    # Both places, the batch of keys.
+    assert cost(lambda: signaling.delete_keys([c["key"] for c in got], **bob)) == (2, 2)
+    # A member's "last seen" is rewritten once a second at most: one more, then none.
+    clock.now += 1
+    assert cost(lambda: signaling.presence("r", **alice)) == ({"room": "r", "peers": 2}, 2)
+    assert cost(lambda: signaling.presence("r", **alice))[1] == 1
+    store.close()
 
 
 @pytest.mark.parametrize("payloads", [[], [CAND, "x"], CAND, [CAND] * 51, None, [[CAND]]])

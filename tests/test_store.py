@@ -173,6 +173,50 @@ def test_list_everything_under_a_short_prefix(store):
     assert sorted(store.list(("ns",))) == [(("ns", "a", "offer"), 1), (("ns", "b", "cand", "x"), 2)]
 
 
+def test_get_many_answers_in_the_order_asked(store, advance):
+    store.set(("ns", "r", "a"), {"n": 1}, ttl=60)
+    store.set(("ns", "r", "b"), 2, ttl=60)
+    store.set(("ns", "r", "gone"), 3, ttl=0.2)
+    advance(0.25)
+    assert store.get_many([("ns", "r", "b"), ("ns", "r", "none"), ("ns", "r", "a")]) == [
+        2,
+        None,
+        {"n": 1},
+    ]
+    assert store.get_many([("ns", "r", "gone"), ("ns", "r", "b"), ("ns", "r", "b")]) == [
+        None,
+        2,
+        2,
+    ]
+    assert store.get_many([]) == []
+
+
+def test_delete_many_counts_only_live_entries(store, advance):
+    for name, ttl in (("a", 60), ("b", 60), ("gone", 0.2), ("kept", 60)):
+        store.set(("ns", "r", "cand", name), name, ttl=ttl)
+    advance(0.25)
+    doomed = [("ns", "r", "cand", n) for n in ("a", "b", "gone", "none", "a")]
+    assert store.delete_many(doomed) == 2
+    assert store.list(("ns", "r")) == [(("ns", "r", "cand", "kept"), "kept")]
+    assert store.delete_many(doomed) == 0
+    assert store.delete_many([]) == 0
+    # Gone from the indexes too: writing a deleted key again lists it once.
+    store.set(("ns", "r", "cand", "a"), "again", ttl=60)
+    assert [k[-1] for k, _ in store.list(("ns", "r", "cand"))] == ["kept", "a"]
+
+
+def test_count_matches_list(store, advance):
+    store.set(("ns", "r", "cand", "x"), 1, ttl=60)
+    store.set(("ns", "r", "cand", "y"), 2, ttl=0.2)
+    store.set(("ns", "r", "candX", "z"), 3, ttl=60)
+    store.set(("ns", "r2", "cand", "w"), 4, ttl=60)
+    assert store.count(("ns", "r", "cand")) == 2
+    advance(0.25)
+    assert store.count(("ns", "r", "cand")) == 1 == len(store.list(("ns", "r", "cand")))
+    assert store.count(("ns", "r")) == 2
+    assert store.count(("ns", "nothing")) == 0
+
+
 def test_keys_with_the_separator_are_refused(store):
     with pytest.raises(ValueError):
         store.set(("ns", "a\x1fb"), 1, ttl=60)
@@ -274,6 +318,15 @@ def test_sqlite_listing_searches_the_key_index(tmp_path):
     store.close()
     assert "SEARCH signals USING INDEX" in plan
     assert "SCAN signals" not in plan
+
+
+def test_sqlite_older_than_returning_fails_at_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(
+        ConfigError, match=r"needs SQLite 3\.35\.0 or later; this Python has 3\.34\.1"
+    ):
+        SqliteStore(tmp_path / "s.sqlite")
 
 
 def test_sqlite_failure_is_store_unavailable(tmp_path):

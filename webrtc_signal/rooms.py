@@ -112,7 +112,7 @@ class Signaling:
             )
             for p in payloads
         ]
-        waiting = len(self.store.list(keys.candidates_prefix(room, signal_type)))
+        waiting = self.store.count(keys.candidates_prefix(room, signal_type))
         if waiting + len(items) > MAX_CANDIDATES:
             raise TooManySignals(
                 f"at most {MAX_CANDIDATES} candidates of one side may wait in a room; "
@@ -191,13 +191,13 @@ class Signaling:
         if len(rooms) > 1:
             raise InvalidRequest("keys must all belong to one room")
         self._check(rooms.pop(), peer, token)
-        return sum(self.store.delete(key) for key in parsed)
+        return self.store.delete_many(parsed)
 
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
         room, peer = self._check(room, peer, token)
-        removed = sum(
-            self.store.delete(keys.description_key(room, kind)) for kind in keys.DESCRIPTION_TYPES
+        removed = self.store.delete_many(
+            [keys.description_key(room, kind) for kind in keys.DESCRIPTION_TYPES]
         ) + sum(
             self.store.delete_prefix(keys.candidates_prefix(room, kind))
             for kind in keys.CANDIDATES_FOR
@@ -256,8 +256,10 @@ class Signaling:
 
     def presence(self, room: str, peer: str | None = None, token: str | None = None) -> dict:
         """How many live peers hold the room; also keeps the caller's place."""
-        room, peer = self._check(room, peer, token)
-        return {"room": room, "peers": len(self._live_slots(room))}
+        room = keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+        slots = self._live_slots(room)  # read once: this is every page's heartbeat
+        self._check(room, peer, token, slots)
+        return {"room": room, "peers": len(slots)}
 
     def _check(
         self,
@@ -299,8 +301,9 @@ class Signaling:
         """The room's live members by slot, after removing dead ones and what they sent."""
         live = {}
         deadline = self._clock() - self.peer_timeout
-        for slot in SLOTS:
-            member = self.store.get(keys.peer_key(room, slot))
+        # Every request asks this first: both places in one read.
+        members = self.store.get_many([keys.peer_key(room, slot) for slot in SLOTS])
+        for slot, member in zip(SLOTS, members, strict=True):
             if member is None:
                 continue
             if member["seen"] >= deadline:
@@ -316,17 +319,23 @@ class Signaling:
 
     def _remove_signals_of(self, room: str, peer: str) -> int:
         """Delete every signal ``peer`` sent to ``room``; how many there were."""
-        return sum(
-            self.store.delete(key)
-            for key, record in self.store.list(keys.room_prefix(room))
-            if key[2] != keys.PEERS and record.get("peer") == peer
+        return self.store.delete_many(
+            [
+                key
+                for key, record in self.store.list(keys.room_prefix(room))
+                if key[2] != keys.PEERS and record.get("peer") == peer
+            ]
         )
 
     def _free_slot(self, room: str, peer: str) -> None:
-        for slot in SLOTS:
-            member = self.store.get(keys.peer_key(room, slot))
-            if member is not None and member["peer"] == peer:
-                self.store.delete(keys.peer_key(room, slot))
+        places = [keys.peer_key(room, slot) for slot in SLOTS]
+        self.store.delete_many(
+            [
+                place
+                for place, member in zip(places, self.store.get_many(places), strict=True)
+                if member is not None and member["peer"] == peer
+            ]
+        )
 
     # -- housekeeping --------------------------------------------------------------------
 

@@ -41,12 +41,27 @@ class Store(abc.ABC):
     def delete(self, key: Key) -> bool:
         """Remove ``key``; True when a live value was there."""
 
+    def get_many(self, keys: list[Key]) -> list[Value | None]:
+        """The live value under each of ``keys`` (None where there is none), in their order.
+
+        Backends override it to answer in one round trip: the room's poll reads both places.
+        """
+        return [self.get(key) for key in keys]
+
+    def delete_many(self, keys: list[Key]) -> int:
+        """Remove every one of ``keys``; how many held a live value."""
+        return sum(self.delete(key) for key in keys)
+
     @abc.abstractmethod
     def list(self, prefix: Key) -> list[tuple[Key, Value]]:
         """Every live entry whose key starts with ``prefix``, oldest write first.
 
         Backends answer from an index on the prefix: never a scan of the whole store.
         """
+
+    def count(self, prefix: Key) -> int:
+        """How many live entries are under ``prefix``."""
+        return len(self.list(prefix))
 
     @abc.abstractmethod
     def delete_prefix(self, prefix: Key) -> int:

@@ -68,6 +68,14 @@ class MemoryStore(Store):
         with self._lock:
             return self._drop(key)
 
+    def get_many(self, keys: list[Key]) -> list[Value | None]:
+        with self._lock:
+            return [self._live(key) for key in keys]
+
+    def delete_many(self, keys: list[Key]) -> int:
+        with self._lock:
+            return sum(self._drop(key) for key in keys)
+
     def list(self, prefix: Key) -> list[tuple[Key, Value]]:
         with self._lock:
             now = self._clock()

@@ -92,6 +92,13 @@ class RedisStore(Store):
         raw = self._call(lambda: self.client.get(encode_key(key)))
         return None if raw is None else json.loads(raw)
 
+    def get_many(self, keys: list[Key]) -> list[Value | None]:
+        if not keys:
+            return []
+        names = [encode_key(key) for key in keys]
+        raws = self._call(lambda: self.client.mget(names))
+        return [None if raw is None else json.loads(raw) for raw in raws]
+
     def create(self, key: Key, value: Value, ttl: float) -> bool:
         return bool(self._call(lambda: self._put(key, value, ttl, "nx")))
 
@@ -112,14 +119,23 @@ class RedisStore(Store):
             self._call(write_all)
 
     def delete(self, key: Key) -> bool:
-        def delete_one() -> int:
+        return bool(self.delete_many([key]))
+
+    def delete_many(self, keys: list[Key]) -> int:
+        names = {encode_key(key): key for key in keys}
+        if not names:
+            return 0
+
+        def delete_all() -> int:
+            # One round trip: the entries, then their index entries.
             with self.client.pipeline(transaction=True) as pipe:
-                pipe.delete(encode_key(key))
-                for index in index_keys(key):
-                    pipe.zrem(index, encode_key(key))
+                pipe.delete(*names)
+                for name, key in names.items():
+                    for index in index_keys(key):
+                        pipe.zrem(index, name)
                 return pipe.execute()[0]
 
-        return bool(self._call(delete_one))
+        return self._call(delete_all)
 
     def list(self, prefix: Key) -> list[tuple[Key, Value]]:
         if len(prefix) < INDEXED_DEPTH:

@@ -15,6 +15,8 @@ from ..errors import ConfigError, StoreUnavailable
 from .base import SEPARATOR, Key, Store, Value, decode_key, encode_key
 
 TABLE = "signals"
+# Writes answer what they changed with RETURNING (SQLite 3.35, 2021): one statement, not two.
+MIN_SQLITE = (3, 35, 0)
 
 
 class SqliteStore(Store):
@@ -22,14 +24,21 @@ class SqliteStore(Store):
 
     sqlitedict runs every statement on one worker thread and reports a failed statement to
     whichever caller comes next; a lock around each of our methods keeps its statements
-    together and sends an error back to the caller that caused it.
-    Prefix listing is a range scan of the table's primary-key index, never a full scan.
+    together and sends an error back to the caller that caused it. Each statement is a trip
+    to that thread (under gevent, a turn of the event loop), so every method but
+    :meth:`purge_expired` is one statement. Prefix listing is a range scan of the table's
+    primary-key index, never a full scan.
     """
 
     def __init__(self, path: str | Path, clock=time.time) -> None:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.RLock()
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ConfigError(
+                f"the sqlite store needs SQLite {'.'.join(map(str, MIN_SQLITE))} or later; "
+                f"this Python has {sqlite3.sqlite_version}"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Check the file first: sqlitedict would report a bad one from its worker thread.
@@ -59,11 +68,13 @@ class SqliteStore(Store):
         except (sqlite3.Error, RuntimeError) as exc:
             raise StoreUnavailable(f"the sqlite store failed: {exc}") from exc
 
-    def _change(self, sql: str, args: tuple = ()) -> int:
-        """Run one writing statement; the number of rows it changed."""
-        with self._lock:
-            self._rows(sql, args)
-            return self._rows("SELECT changes()")[0][0]
+    def _delete(self, where: str, args: tuple) -> int:
+        """Delete the rows ``where`` selects, in one statement; how many of them were live."""
+        rows = self._rows(
+            f"DELETE FROM {{t}} WHERE {where} RETURNING json_extract(value, '$.e')", args
+        )
+        now = self._clock()
+        return sum(expires > now for (expires,) in rows)
 
     def _range(self, prefix: Key) -> tuple[str, str]:
         """Bounds of the keys under ``prefix``: [low, high) in the key index's order."""
@@ -77,19 +88,31 @@ class SqliteStore(Store):
         )
         return json.loads(rows[0][0])["v"] if rows else None
 
+    def get_many(self, keys: list[Key]) -> list[Value | None]:
+        if not keys:
+            return []
+        names = [encode_key(key) for key in keys]
+        rows = self._rows(
+            f"SELECT key, value FROM {{t}} WHERE key IN ({', '.join('?' * len(names))}) "
+            "AND json_extract(value, '$.e') > ?",
+            (*names, self._clock()),
+        )
+        found = {name: json.loads(value)["v"] for name, value in rows}
+        return [found.get(name) for name in names]
+
     def create(self, key: Key, value: Value, ttl: float) -> bool:
         now = self._clock()
         # One statement: atomic even against another process writing the same file.
         return bool(
-            self._change(
+            self._rows(
                 "INSERT OR REPLACE INTO {t} (key, value) SELECT ?, ? WHERE NOT EXISTS "
-                "(SELECT 1 FROM {t} WHERE key = ? AND json_extract(value, '$.e') > ?)",
+                "(SELECT 1 FROM {t} WHERE key = ? AND json_extract(value, '$.e') > ?) RETURNING 1",
                 (encode_key(key), self._record(value, now + ttl), encode_key(key), now),
             )
         )
 
     def set(self, key: Key, value: Value, ttl: float) -> None:
-        self._change(
+        self._rows(
             "REPLACE INTO {t} (key, value) VALUES (?, ?)",
             (encode_key(key), self._record(value, self._clock() + ttl)),
         )
@@ -103,13 +126,16 @@ class SqliteStore(Store):
         ]
         # One multi-row statement: one transaction, so all rows land or none do.
         rows = ", ".join(["(?, ?)"] * len(items))
-        self._change(f"REPLACE INTO {{t}} (key, value) VALUES {rows}", tuple(args))
+        self._rows(f"REPLACE INTO {{t}} (key, value) VALUES {rows}", tuple(args))
 
     def delete(self, key: Key) -> bool:
-        with self._lock:
-            live = self.get(key) is not None
-            self._change("DELETE FROM {t} WHERE key = ?", (encode_key(key),))
-            return live
+        return bool(self._delete("key = ?", (encode_key(key),)))
+
+    def delete_many(self, keys: list[Key]) -> int:
+        if not keys:
+            return 0
+        names = {encode_key(key) for key in keys}
+        return self._delete(f"key IN ({', '.join('?' * len(names))})", tuple(names))
 
     def list(self, prefix: Key) -> list[tuple[Key, Value]]:
         rows = self._rows(
@@ -119,21 +145,21 @@ class SqliteStore(Store):
         )
         return [(decode_key(key), json.loads(value)["v"]) for key, value in rows]
 
+    def count(self, prefix: Key) -> int:
+        return self._rows(
+            "SELECT COUNT(*) FROM {t} WHERE key >= ? AND key < ? "
+            "AND json_extract(value, '$.e') > ?",
+            (*self._range(prefix), self._clock()),
+        )[0][0]
+
     def delete_prefix(self, prefix: Key) -> int:
-        low, high = self._range(prefix)
-        with self._lock:
-            live = self._rows(
-                "SELECT COUNT(*) FROM {t} WHERE key >= ? AND key < ? "
-                "AND json_extract(value, '$.e') > ?",
-                (low, high, self._clock()),
-            )[0][0]
-            self._change("DELETE FROM {t} WHERE key >= ? AND key < ?", (low, high))
-            return live
+        return self._delete("key >= ? AND key < ?", self._range(prefix))
 
     def purge_expired(self) -> int:
-        return self._change(
-            "DELETE FROM {t} WHERE json_extract(value, '$.e') <= ?", (self._clock(),)
-        )
+        # Two statements, not RETURNING: the purge may remove many rows, each a trip back.
+        with self._lock:
+            self._rows("DELETE FROM {t} WHERE json_extract(value, '$.e') <= ?", (self._clock(),))
+            return self._rows("SELECT changes()")[0][0]
 
     def ping(self) -> None:
         # Touch the table itself: "SELECT 1" answers even when the file under it is ruined.
