@@ -1,0 +1,69 @@
+"""bench/call_setup.py still measures what it says: the call, the in-page floor, the ratio.
+
+A behaviour check, not a timing one: the rows have their labels, every call and floor run
+counts, the times are real, the ratio is the medians' ratio, and the floor's two
+RTCPeerConnections really connect the way the page's do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import call_setup
+
+pytestmark = pytest.mark.browser
+
+
+def milliseconds(cell: str) -> float:
+    """A time cell of the table ("171 ms", "56.1 ms") as a number."""
+    value = float(cell.removesuffix(" ms"))
+    assert cell.endswith(" ms") and math.isfinite(value) and value > 0, cell
+    return value
+
+
+def test_run_gives_the_call_the_floor_and_their_ratio():
+    header, through_server, floor, ratio = call_setup.run(quick=True)
+
+    assert header == ("", "calls", "median", "min", "max")
+    assert through_server[:2] == (call_setup.THROUGH_SERVER, str(call_setup.QUICK_CALLS))
+    assert floor[:2] == (call_setup.FLOOR, str(call_setup.QUICK_CALLS))
+    for row in (through_server, floor):
+        median, low, high = (milliseconds(cell) for cell in row[2:])
+        assert low <= median <= high
+
+    label, empty, shown, *_, verdict = ratio
+    assert (label, empty) == (call_setup.RATIO, "")
+    value = float(shown.removesuffix("x"))
+    medians = milliseconds(through_server[2]) / milliseconds(floor[2])
+    # The medians in the rows are rounded (to 1 ms, or 0.1 ms under 100 ms), the ratio to 0.01.
+    assert value == pytest.approx(medians, rel=0.01, abs=0.005)
+    met = "met" if value <= call_setup.TARGET else "not met"
+    assert verdict == f"target <= {call_setup.TARGET:.2f}x: {met}"
+
+
+def test_the_floor_connects_both_sides_as_the_page_does(live_server, people):
+    person = people(f"{live_server.url}/?room={call_setup.FLOOR_ROOM}")
+    servers = call_setup.ice_servers(person.page)
+    assert servers  # the public STUN fallback, as the page gets it
+
+    for _ in range(2):  # the second run starts from a clean page
+        result = call_setup.one_floor(person.page, servers)
+        assert math.isfinite(result["ms"]) and result["ms"] > 0
+        assert result["errors"] == []
+        for side in ("caller", "callee"):
+            assert result[side] == {
+                "connectionState": "connected",
+                "iceConnectionState": result[side]["iceConnectionState"],
+                "channel": "chat",
+                "channelState": "open",
+                "remoteTracks": ["audio", "video"],
+            }
+            assert result[side]["iceConnectionState"] in ("connected", "completed")
+
+    # The same configuration as the page's RTCPeerConnection, and nothing left running.
+    assert person.probe("configs") == [{"iceServers": servers}] * 4
+    ended = "window.__probe.streams.flatMap((s) => s.getTracks()).map((t) => t.readyState)"
+    assert person.page.evaluate(ended) == ["ended"] * 8
+    assert person.page.locator("video").count() == 2  # the page's own two
