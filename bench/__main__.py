@@ -4,6 +4,9 @@
     .venv/bin/python -m bench --quick            # a short smoke run (under a minute)
     .venv/bin/python -m bench --only relay --only serving
     .venv/bin/python -m bench --mode gevent      # only that serving mode where modes vary
+    .venv/bin/python -m bench --mode redis2      # the recipe with 2 processes on Redis
+
+The redisN modes run on a redis-server the bench starts for the run (and stops at its end).
 
 docs/benchmarks.md explains each section and holds the results of a full run.
 """
@@ -21,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import poll_scaling, relay, servers, serving, throughput
+from . import poll_scaling, redis_server, relay, servers, serving, throughput
 from .common import Row, print_table
 from .servers import MODES, ROOT
 
@@ -174,7 +177,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--pairs", type=int, help=f"rooms in 2 (default {throughput.PAIRS})")
     parser.add_argument(
-        "--duration", type=float, help=f"seconds of calls per run of 2 ({throughput.DURATION:g})"
+        "--duration",
+        type=float,
+        help=f"seconds of calls per run of 2 ({throughput.DURATION:g}; "
+        f"{throughput.REDIS_DURATION:g} on Redis)",
     )
     parser.add_argument("--samples", type=int, help="messages relayed per row of 1")
     parser.add_argument(
@@ -200,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     errors: list[str] = []
     head = machine()
-    sections = [head, *collect(args, errors)]
+    try:
+        sections = [head, *collect(args, errors)]
+    finally:
+        redis_server.stop_shared()  # started by the first Redis row, if any ran
     head[1].insert(5, ("  load average at end", load_average()))
     print()
     print_table(sections)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
 from .common import Row, candidate, ms, pct, peer_id, print_table, tag_of
-from .servers import Server
+from .servers import REDIS_MODES, Server
 from .wire import Conn
 
 INTERVAL = 0.5
@@ -79,9 +80,15 @@ class Relay:
         if status != 200:
             self.errors.append(f"DELETE {status} {answer}")
 
-    async def long_poll(self, samples: int, warmup: int = WARMUP, pause: float = 0.0) -> None:
-        """Relay ``warmup`` + ``samples`` messages, one at a time, ``pause`` s apart."""
+    async def long_poll(
+        self, samples: int, warmup: int = WARMUP, pause: float = 0.0, apart: Server | None = None
+    ) -> None:
+        """Relay ``warmup`` + ``samples`` messages, one at a time, ``pause`` s apart; with
+        ``apart`` (a server of several processes), from a writer served by another process
+        than the reader, so that each wake-up crosses processes."""
         await self.enter()
+        if apart is not None:
+            await self.place_apart(apart)
         for n in range(warmup + samples):
             await asyncio.sleep(pause)
             waiting = asyncio.create_task(self.read(WAIT))
@@ -105,6 +112,28 @@ class Relay:
             if n >= warmup:
                 self.latencies.append(received - sent)
             await self.take(items)
+        if apart is not None and not self.served_apart(apart):
+            self.errors.append("the reader and the writer ended up in one process")
+
+    def served_apart(self, server: Server) -> bool:
+        """Whether the reader's and the writer's connections are held by different
+        processes of ``server`` (gunicorn workers share the listening socket, and a
+        keep-alive connection stays with the worker that accepted it)."""
+        held = [server.process_of(conn.local_port) for conn in (self.reader, self.writer)]
+        return None not in held and held[0] != held[1]
+
+    async def place_apart(self, server: Server, tries: int = 50) -> None:
+        """Reconnect the writer until another process than the reader's serves it."""
+        for _ in range(tries):
+            if self.served_apart(server):
+                return
+            await self.writer.close()
+            auth = self.tokens[self.writer_id]
+            path = f"/room?room={self.room}&peer={self.writer_id}"  # the page's heartbeat
+            status, answer = await self.writer.request("GET", path, None, auth)
+            if status != 200:
+                raise RuntimeError(f"heartbeat in {self.room}: {status} {answer}")
+        raise RuntimeError(f"the writer's {tries} connections all went to the reader's process")
 
     async def interval(self, samples: int) -> None:
         sent: dict[str, float] = {}
@@ -152,14 +181,14 @@ class Relay:
 
 
 async def measure(
-    port: int, polling: str, samples: int, rooms: int = 10, **long_poll: float
+    port: int, polling: str, samples: int, rooms: int = 10, **long_poll: Any
 ) -> Relay:
     """Relay ``samples`` messages; the latencies and errors, gathered in one Relay.
-    ``long_poll`` passes ``warmup`` and ``pause`` on to :meth:`Relay.long_poll`."""
+    ``long_poll`` passes ``warmup``, ``pause`` and ``apart`` on to :meth:`Relay.long_poll`."""
     run_id = peer_id()[:8]  # fresh rooms: an earlier run's peers still hold theirs
     if polling == "long-poll":
         relays = [Relay(port, f"relay-lp-{run_id}")]
-        jobs = [relays[0].long_poll(samples, **long_poll)]  # type: ignore[arg-type]
+        jobs = [relays[0].long_poll(samples, **long_poll)]
     else:
         relays = [Relay(port, f"relay-iv-{run_id}-{k}") for k in range(rooms)]
         per_room = -(-samples // rooms)
@@ -176,11 +205,15 @@ async def measure(
     return total
 
 
+def polling_name(polling: str) -> str:
+    return "long-poll wait=10" if polling == "long-poll" else "interval 500 ms"
+
+
 def row(label: str, polling: str, relay: Relay) -> Row:
     lat = relay.latencies
     return (
         f"  {label}",
-        "long-poll wait=10" if polling == "long-poll" else "interval 500 ms",
+        polling_name(polling),
         f"{len(lat)} msgs",
         f"p50 {ms(pct(lat, 50))}",
         f"p95 {ms(pct(lat, 95))}",
@@ -190,8 +223,9 @@ def row(label: str, polling: str, relay: Relay) -> Row:
 
 
 # (mode, polling, store): long-poll on every serving mode; the seed's interval polling on the
-# dev server (the seed's setup) and on the chosen recipe, so the gain shows in one run; and
-# the recipe on the in-process memory:// store, to show what the sqlite store's hops cost.
+# dev server (the seed's setup) and on the chosen recipe, so the gain shows in one run; the
+# recipe on the in-process memory:// store, to show what the sqlite store's hops cost; and the
+# recipe with 1, 2 and 4 processes on Redis (with several, reader and writer in two of them).
 PLAN: list[tuple[str, str, str | None]] = [
     ("dev", "interval", None),
     ("dev", "long-poll", None),
@@ -199,8 +233,13 @@ PLAN: list[tuple[str, str, str | None]] = [
     ("gevent", "interval", None),
     ("gevent", "long-poll", None),
     ("gevent", "long-poll", "memory://"),
+    *((mode, "long-poll", None) for mode in REDIS_MODES),
 ]
-QUICK_PLAN = [("dev", "interval", None), ("gevent", "long-poll", None)]
+QUICK_PLAN = [
+    ("dev", "interval", None),
+    ("gevent", "long-poll", None),
+    ("redis2", "long-poll", None),
+]
 
 
 def run(
@@ -221,13 +260,23 @@ def run(
     for mode, store in servers:
         env = None if store is None else {"SIGNAL_STORE": store}
         label = mode if store is None else f"{mode}, {store} store"
-        with Server(mode, env) as server:
-            for polling in [p for m, p, s in plan if (m, s) == (mode, store)]:
-                n = lp_samples if polling == "long-poll" else iv_samples
-                relay = asyncio.run(measure(server.port, polling, n))
-                rows.append(row(label, polling, relay))
-                if errors is not None:
-                    errors += [f"relay {label} {polling}: {e}" for e in relay.errors]
+        pollings = [p for m, p, s in plan if (m, s) == (mode, store)]
+        try:
+            with Server(mode, env) as server:
+                apart = server if server.worker_count > 1 else None
+                if apart is not None:
+                    label += ", across processes"
+                for polling in pollings:
+                    n = lp_samples if polling == "long-poll" else iv_samples
+                    options = {"apart": apart} if polling == "long-poll" else {}
+                    relay = asyncio.run(measure(server.port, polling, n, **options))
+                    rows.append(row(label, polling, relay))
+                    if errors is not None:
+                        errors += [f"relay {label} {polling}: {e}" for e in relay.errors]
+        except Exception as exc:  # a server that cannot start: its rows say so, the rest run
+            rows += [(f"  {label}", polling_name(p), f"FAILED: {exc}") for p in pollings]
+            if errors is not None:
+                errors.append(f"relay {label}: {exc!r}")
     return rows
 
 

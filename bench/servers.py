@@ -1,7 +1,9 @@
 """The server under test: the app in its own process on a free loopback port, fresh store.
 
 Each serving mode is one command line. The sqlite store belongs to one process (its
-long-poll wake-ups are in-process), so every gunicorn mode runs one worker.
+long-poll wake-ups are in-process), so those modes run one worker; the redisN modes run the
+production recipe with N workers on the run's own redis-server (bench/redis_server.py),
+flushed before each start, where a post wakes long-polls in every process through pub/sub.
 
     with Server("gevent") as server:
         server.port, server.memory()
@@ -48,6 +50,14 @@ MODES: dict[str, tuple[str, list[str]]] = {
         ["gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", str(WORKER_CONNECTIONS)],
     ),
 }
+# The recipe with N processes on the Redis store (docs/deployment.md), N = 1, 2, 4.
+REDIS_WORKERS = (1, 2, 4)
+REDIS_MODES = tuple(f"redis{n}" for n in REDIS_WORKERS)
+for _n, _name in zip(REDIS_WORKERS, REDIS_MODES, strict=True):
+    _argv = list(MODES["gevent"][1])
+    _argv[_argv.index("-w") + 1] = str(_n)  # the recipe, -w N
+    _what = f"gunicorn gevent, {_n} worker{'s' * (_n > 1)}, {WORKER_CONNECTIONS} connections"
+    MODES[_name] = (f"{_what}{' each' * (_n > 1)}, SIGNAL_STORE=redis://", _argv)
 for _name, (_what, _argv) in MODES.items():
     if _argv[0] == "gunicorn":
         _argv += ["-b", f"{HOST}:{{port}}", "flask_app.wsgi:app"]
@@ -142,8 +152,47 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) these processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _client_ports(port: int) -> dict[int, int]:
+    """The open connections to ``port`` on the loopback: the client's port -> the inode of
+    the server's end (from /proc/net/tcp; the server's end has ``port`` as its local one)."""
+    found = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote, state = fields[1], fields[2], fields[3]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # 01: established
+                found[int(remote.rsplit(":", 1)[1], 16)] = int(fields[9])
+    return found
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets a process has open."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd.path)
+                if target.startswith("socket:["):
+                    found.add(int(target[8:-1]))
+    return found
+
+
 class Server:
-    """One serving mode of the app, started in a fresh temp folder with a fresh sqlite store."""
+    """One serving mode of the app, started in a fresh temp folder with a fresh store: sqlite,
+    or for the redisN modes the run's redis-server, flushed."""
 
     def __init__(
         self, mode: str, env: dict[str, str] | None = None, *, limits: bool = False
@@ -163,16 +212,36 @@ class Server:
             # measured.
             self.env["SIGNAL_RATE_LIMIT"] = "off"
         self.env.update(env or {})
+        # The redisN modes get the run's redis-server at start (started then, when first used).
+        self.redis = mode in REDIS_MODES and "SIGNAL_STORE" not in (env or {})
+        self.redis_pid: int | None = None
         self.log_path = folder / "server.log"
         self.proc: subprocess.Popen | None = None
         self.workers: list[int] = []
+        self.worker_count = int(argv[argv.index("-w") + 1]) if "-w" in argv else 0
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def start(self, timeout: float = 30) -> Server:
+        """Start the server and wait until it serves; one that cannot start is stopped (its
+        temp folder removed) and raises RuntimeError."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> Server:
         settle(SETTLE)
+        if self.redis:
+            from . import redis_server  # imported here: it imports this module
+
+            store = redis_server.shared()
+            store.flush()
+            self.env["SIGNAL_STORE"] = store.url
+            self.redis_pid = redis_server.pid()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -190,11 +259,28 @@ class Server:
                 if self.get("/healthz")[0] == 200:
                     break
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"{self.mode} server did not start:\n{self.log_tail()}")
             time.sleep(0.05)
-        self.workers = children(self.proc.pid) if MODES[self.mode][1][0] == "gunicorn" else []
+        if self.worker_count:
+            self.workers = self._booted_workers(deadline)
         return self
+
+    def _booted_workers(self, deadline: float) -> list[int]:
+        """gunicorn's workers, once all of them are forked and done loading the app (their
+        cpu time stood still twice running: each imports the app after the fork, and one of
+        them may answer /healthz while the others still load)."""
+        assert self.proc is not None
+        last: tuple[list[int], float] = ([], -1.0)
+        still = 0
+        while time.monotonic() < deadline:
+            workers = sorted(children(self.proc.pid))
+            used = _cpu_seconds(workers)
+            still = still + 1 if (workers, used) == last else 0
+            if len(workers) == self.worker_count and still == 2:
+                return workers
+            last = (workers, used)
+            time.sleep(0.2 if self.worker_count > 1 else 0.05)
+        raise RuntimeError(f"{self.mode}: not all {self.worker_count} workers booted")
 
     def get(self, path: str, timeout: float = 5) -> tuple[int, bytes, str]:
         """One plain GET: status, body and content type."""
@@ -214,16 +300,34 @@ class Server:
         return Memory(serving, sum(rss_kib(pid) for pid in pids), sum(pss_kib(pid) for pid in pids))
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server's processes have used so far."""
+        """CPU time (user + system) the server's processes have used so far, its
+        redis-server's included."""
         assert self.proc is not None
-        total = 0
-        for pid in [self.proc.pid, *self.workers]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return total / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds([self.proc.pid, *self.workers]) + self.redis_cpu_seconds()
+
+    def redis_cpu_seconds(self) -> float:
+        """CPU time the redis-server has used so far (0 on the other stores)."""
+        return 0.0 if self.redis_pid is None else _cpu_seconds([self.redis_pid])
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests: gunicorn's workers, or the dev server."""
+        assert self.proc is not None
+        return self.workers or [self.proc.pid]
+
+    def connections(self) -> list[int]:
+        """How many open connections each serving process holds (gunicorn's workers share
+        the listening socket; a connection stays with the worker that accepted it)."""
+        held = set(_client_ports(self.port).values())
+        return [len(_socket_inodes(pid) & held) for pid in self.serving_pids()]
+
+    def process_of(self, client_port: int | None) -> int | None:
+        """Which serving process (an index into :meth:`serving_pids`) holds the connection
+        the client opened from ``client_port``; None when none does (yet)."""
+        inode = None if client_port is None else _client_ports(self.port).get(client_port)
+        for n, pid in enumerate(self.serving_pids()):
+            if inode is not None and inode in _socket_inodes(pid):
+                return n
+        return None
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -21,6 +21,9 @@ Latency is from just before the POST that carried a message to its reader having
 rate counts messages delivered (each once) from 2 s into the run's window to its end. No
 call starts after the window; calls in flight finish (each within CALL_TIMEOUT), so a run is
 bounded. A wrong status, a lost, stray or repeated message or a timed-out call is an error.
+On the redisN modes (N processes sharing one listening socket) each connection stays with
+the process that accepted it: the rows show how many each process held once the clients
+joined, and how much of the server's cpu the redis-server used.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from dataclasses import dataclass, field
 
 from . import servers
 from .common import Row, candidate, description, mib, ms, pct, peer_id, print_table, tag_of
-from .servers import Memory, Server, busy_seconds
+from .servers import REDIS_MODES, Memory, Server, busy_seconds
 from .wire import Conn
 
 PAIRS = 100
 DURATION = 12.0
+# The Redis rows' window is shorter, so that their six runs add about 75 s to a full run.
+REDIS_DURATION = 8.0
 CALL_TIMEOUT = 20.0
 BATCHES, PER_BATCH = 3, 4
 CANDIDATES = BATCHES * PER_BATCH
@@ -273,7 +278,36 @@ class Result:
     server_cpu: float  # cores the server used on average while calls ran (1.0 = one core)
     client_cpu: float  # the same for this process, the clients
     other_cpu: float  # the same for everything else on the machine
-    store: str | None = None  # None: a fresh sqlite store
+    redis_cpu: float = 0.0  # the share of server_cpu its redis-server used (redisN modes)
+    connections: list[int] = field(default_factory=list)  # held by each serving process
+    store: str | None = None  # None: a fresh sqlite store, or the redisN modes' Redis
+    failure: str | None = None  # why the run could not be made (its server did not start)
+
+    @classmethod
+    def failed(
+        cls, mode: str, long_poll: bool, pairs: int, step: tuple[float | None, str | None], why: str
+    ) -> Result:
+        """A run that could not be made (``step``: offered, store): its row says why, and it
+        counts as an error."""
+        nothing = Memory(0, 0, 0)
+        offered, store = step
+        totals = Totals(errors=[why])
+        return cls(
+            mode,
+            long_poll,
+            pairs,
+            offered,
+            totals,
+            0,
+            0,
+            nothing,
+            nothing,
+            0,
+            0,
+            0,
+            store=store,
+            failure=why,
+        )
 
     @property
     def rate(self) -> float:
@@ -300,6 +334,9 @@ async def load(
 
     for k in range(0, pairs, 25):  # join in groups: the dev server's accept queue is 128
         await asyncio.gather(*(pair.join() for pair in rooms[k : k + 25]))
+    # Where the clients' connections landed: gunicorn's workers share the listening socket,
+    # each connection stays with the worker that accepted it (reopened ones may move).
+    connections = server.connections()
     start = asyncio.Event()
     until = time.monotonic() + duration
     # People do not all click at the same instant: the first calls are spread out, so that
@@ -321,11 +358,12 @@ async def load(
 
     sampler = asyncio.create_task(sample())
     started = time.perf_counter()
-    cpu = server.cpu_seconds(), time.process_time(), busy_seconds()
+    cpu = server.cpu_seconds(), time.process_time(), busy_seconds(), server.redis_cpu_seconds()
     start.set()
     await asyncio.gather(*callers)
     took = time.perf_counter() - started
     server_cpu = (server.cpu_seconds() - cpu[0]) / took
+    redis_cpu = (server.redis_cpu_seconds() - cpu[3]) / took
     client_cpu = (time.process_time() - cpu[1]) / took
     other_cpu = max(0.0, (busy_seconds() - cpu[2]) / took - server_cpu - client_cpu)
     sampler.cancel()
@@ -347,6 +385,8 @@ async def load(
         server_cpu,
         client_cpu,
         other_cpu,
+        redis_cpu,
+        connections,
     )
 
 
@@ -358,7 +398,8 @@ def measure(
     offered: float | None = None,
     store: str | None = None,
 ) -> Result:
-    """One run on a fresh server; ``store`` replaces the default fresh sqlite store."""
+    """One run on a fresh server; ``store`` replaces the mode's own (a fresh sqlite store, or
+    the run's redis-server flushed)."""
     with Server(mode, None if store is None else {"SIGNAL_STORE": store}) as server:
         server.get("/")  # the page, as a visitor's first request
         time.sleep(1.0)
@@ -373,11 +414,16 @@ def label(result: Result) -> str:
 
 def row(result: Result) -> Row:
     t = result.totals
-    return (
+    head = (
         f"  {label(result)}",
         "long-poll wait=10" if result.long_poll else "interval 500 ms",
         f"{result.pairs * 2} clients",
         "back to back" if result.offered is None else f"paced {result.offered:,.0f} msg/s",
+    )
+    if result.failure is not None:
+        return (*head, f"FAILED: {result.failure}")
+    return (
+        *head,
         f"{t.calls} calls",
         f"{len(t.latencies)} msgs",
         f"{result.rate:,.0f} msg/s",
@@ -385,6 +431,8 @@ def row(result: Result) -> Row:
         f"p99 {ms(pct(t.latencies, 99))}",
         f"errors {len(t.errors)}",
         f"{result.server_cpu:.0%} / {result.client_cpu:.0%} / {result.other_cpu:.0%}",
+        f"{result.redis_cpu:.0%}" if result.mode in REDIS_MODES else "",
+        " + ".join(str(n) for n in result.connections),
     )
 
 
@@ -402,10 +450,11 @@ def memory_row(result: Result) -> Row:
     )
 
 
-# (mode, long-poll?, offered msg/s or None for back to back, store or None for sqlite).
+# (mode, long-poll?, offered msg/s or None for back to back, store or None for the mode's own).
 # Back to back finds each mode's capacity; paced at the target's 1,000 msg/s shows the latency
 # at that rate. Interval polling (the seed's way) runs on the dev server (the seed's setup) and
-# on the chosen recipe; the recipe on the memory:// store shows what the sqlite store costs.
+# on the chosen recipe; the recipe on the memory:// store shows what the sqlite store costs;
+# the recipe with 1, 2 and 4 processes on Redis shows how capacity grows with processes.
 Step = tuple[str, bool, float | None, str | None]
 PLAN: list[Step] = [
     ("dev", False, None, None),
@@ -414,12 +463,18 @@ PLAN: list[Step] = [
     ("gevent", False, None, None),
     ("gevent", True, None, None),
     ("gevent", True, None, "memory://"),
+    *((mode, True, None, None) for mode in REDIS_MODES),
     ("dev", False, OFFERED, None),
     ("gthread", True, OFFERED, None),
     ("gevent", False, OFFERED, None),
     ("gevent", True, OFFERED, None),
+    *((mode, True, OFFERED, None) for mode in REDIS_MODES),
 ]
-QUICK_PLAN: list[Step] = [("dev", False, OFFERED, None), ("gevent", True, OFFERED, None)]
+QUICK_PLAN: list[Step] = [
+    ("dev", False, OFFERED, None),
+    ("gevent", True, OFFERED, None),
+    ("redis2", True, OFFERED, None),
+]
 
 
 def run_results(
@@ -428,22 +483,27 @@ def run_results(
     pairs: int | None = None,
     duration: float | None = None,
 ) -> list[Result]:
+    """The runs of the plan (``quick``: a short one), on ``modes`` only when given; ``pairs``
+    and ``duration`` replace the default load and window."""
     plan = QUICK_PLAN if quick and modes is None else PLAN
     if quick and modes is not None:
         plan = [step for step in plan if step[2] is not None and step[3] is None]
     plan = [step for step in plan if modes is None or step[0] in modes]
     pairs = pairs or PAIRS
-    duration = duration or (4.0 if quick else DURATION)
     results = []
-    for mode, lp, *rest in plan:
-        result = measure(mode, lp, pairs, duration, *rest)
-        # With --settle (a shared machine), a run that other work disturbed runs again, up to
-        # twice more; the least disturbed one counts.
-        for _ in range(RETRIES if servers.SETTLE else 0):
-            if result.other_cpu <= DISTURBED:
-                break
-            again = measure(mode, lp, pairs, duration, *rest)
-            result = min(result, again, key=lambda r: r.other_cpu)
+    for mode, lp, offered, store in plan:
+        window = duration or (4.0 if quick else REDIS_DURATION if mode in REDIS_MODES else DURATION)
+        try:
+            result = measure(mode, lp, pairs, window, offered, store)
+            # With --settle (a shared machine), a run that other work disturbed runs again,
+            # up to twice more; the least disturbed one counts.
+            for _ in range(RETRIES if servers.SETTLE else 0):
+                if result.other_cpu <= DISTURBED:
+                    break
+                again = measure(mode, lp, pairs, window, offered, store)
+                result = min(result, again, key=lambda r: r.other_cpu)
+        except Exception as exc:  # its server could not start: the row says so, the rest run
+            result = Result.failed(mode, lp, pairs, (offered, store), str(exc))
         results.append(result)
     return results
 
@@ -460,6 +520,8 @@ HEADER: Row = (
     "p99",
     "errors",
     "cpu: server / clients / other",
+    "of it redis",
+    "connections per process",
 )
 MEMORY_HEADER: Row = (
     "server memory",
@@ -481,7 +543,8 @@ def run(**kwargs) -> list[Row]:
 def memory_rows(results: list[Result]) -> list[Row]:
     """Memory under each mode's heaviest load: the back-to-back runs on the sqlite store (all
     runs when there are none)."""
-    heaviest = [r for r in results if r.offered is None and r.store is None] or results
+    made = [r for r in results if r.failure is None]
+    heaviest = [r for r in made if r.offered is None and r.store is None] or made
     return [MEMORY_HEADER, *(memory_row(r) for r in heaviest)]
 
 

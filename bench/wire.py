@@ -32,6 +32,11 @@ class Conn:
         self.opened = 0
         self.headers: dict[str, str] = {}  # the last answer's headers, names in lower case
 
+    @property
+    def local_port(self) -> int | None:
+        """The client's port of the open connection; None when it is closed."""
+        return None if self.writer is None else self.writer.get_extra_info("sockname")[1]
+
     async def _open(self) -> None:
         await self.close()
         self.reader, self.writer = await asyncio.open_connection(HOST, self.port)

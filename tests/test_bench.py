@@ -6,11 +6,40 @@ every call completes, and nothing fails.
 
 from __future__ import annotations
 
-from bench import throughput
+from pathlib import Path
+
+import pytest
+
+from bench import redis_server, throughput
 from bench.__main__ import collect, main, parse
 from bench.common import print_table
 
 TINY = ["--quick", "--mode", "gevent", "--pairs", "4", "--duration", "1", "--samples", "5"]
+TINY_REDIS = ["--mode", "redis2", "--pairs", "4", "--duration", "1", "--samples", "5"]
+RELAY = "1. relay latency, light load: POST to a waiting reader"
+THROUGHPUT = "2. throughput: clients in pairs placing calls"
+
+
+@pytest.fixture
+def no_redis_left():
+    """The bench's own redis-server (started by a Redis row) is stopped after the test."""
+    yield
+    redis_server.stop_shared()
+
+
+def cells(row: tuple[str, ...]) -> dict[str, str]:
+    """A throughput row by column."""
+    return dict(zip(throughput.HEADER, row, strict=True))
+
+
+def assert_calls_complete(row: tuple[str, ...], pairs: int = 4) -> None:
+    """Every pair placed a call, every call delivered its 26 messages, nothing failed."""
+    cell = cells(row)
+    calls, delivered = int(cell["calls"].split()[0]), int(cell["delivered"].split()[0])
+    assert calls >= pairs
+    assert delivered == calls * 26  # offer, answer, 12 candidates each way
+    assert cell["errors"] == "errors 0"
+    assert cell["cpu: server / clients / other"].endswith("%")
 
 
 def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
@@ -26,14 +55,14 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
         "7. the production recipe",
     ]
 
-    relay = sections["1. relay latency, light load: POST to a waiting reader"]
+    relay = sections[RELAY]
     assert [row[:2] for row in relay[1:]] == [
         ("  gevent", "interval 500 ms"),
         ("  gevent", "long-poll wait=10"),
     ]
     assert all(row[-1] == "errors 0" for row in relay[1:])
 
-    load = sections["2. throughput: clients in pairs placing calls"]
+    load = sections[THROUGHPUT]
     assert load[0] == throughput.HEADER
     assert [row[:3] for row in load[1:]] == [
         ("  gevent", "interval 500 ms", "8 clients"),
@@ -41,11 +70,9 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
     ]
     for row in load[1:]:
         assert row[3] == "paced 1,000 msg/s"
-        calls, delivered = int(row[4].split()[0]), int(row[5].split()[0])
-        assert calls >= 4  # every pair placed a call
-        assert delivered == calls * 26  # offer, answer, 12 candidates each way
-        assert row[-2] == "errors 0"
-        assert row[-1].endswith("%")
+        assert_calls_complete(row)
+        assert cells(row)["of it redis"] == ""
+        assert cells(row)["connections per process"] == "32"  # 8 clients, 4 each, 1 worker
 
     memory = sections["5. server memory, idle and at its peak during 2 (MiB)"]
     assert [row[:2] for row in memory[1:]] == [
@@ -71,6 +98,46 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
 
     print_table(list(sections.items()))
     assert "errors 0" in capsys.readouterr().out
+
+
+def test_redis_rows_relay_across_two_processes_and_complete_every_call(no_redis_left):
+    errors: list[str] = []
+    sections = dict(collect(parse([*TINY_REDIS, "--only", "relay,throughput"]), errors))
+    assert errors == []
+
+    relay = sections[RELAY]
+    # Two workers: the writer's connection is placed in the other process than the reader's,
+    # so every wake-up crosses processes through Redis pub/sub.
+    assert [row[:2] for row in relay[1:]] == [("  redis2, across processes", "long-poll wait=10")]
+    assert relay[1][2] == "5 msgs"
+    assert relay[1][-1] == "errors 0"
+
+    load = sections[THROUGHPUT]
+    assert [row[:4] for row in load[1:]] == [
+        ("  redis2", "long-poll wait=10", "8 clients", "back to back"),
+        ("  redis2", "long-poll wait=10", "8 clients", "paced 1,000 msg/s"),
+    ]
+    for row in load[1:]:
+        assert_calls_complete(row)
+        assert cells(row)["of it redis"].endswith("%")
+        held = [int(n) for n in cells(row)["connections per process"].split(" + ")]
+        assert len(held) == 2 and sum(held) == 32  # 8 clients with 4 connections each
+
+    # The bench's redis-server stops with the run (python -m bench stops it in a finally).
+    pid = redis_server.pid()
+    assert pid is not None and Path(f"/proc/{pid}").exists()
+    redis_server.stop_shared()
+    assert redis_server.pid() is None and not Path(f"/proc/{pid}").exists()
+
+
+def test_a_missing_redis_server_fails_the_redis_rows(monkeypatch, tmp_path, capsys):
+    redis_server.stop_shared()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server on it
+    assert main([*TINY_REDIS, "--only", "relay,throughput"]) == 1
+    out = capsys.readouterr().out
+    # A row each (relay; throughput back to back and paced), and an error each: never skipped.
+    assert out.count("FAILED: redis-server is missing") == 3
+    assert "3 errors;" in out
 
 
 def test_the_command_line_prints_one_table_and_exits_zero(capsys):
