@@ -4,8 +4,8 @@
 // offer and waits; the second answers it; both trickle ICE candidates through /signal and
 // long-poll for the other side's. Media and chat then flow directly between the two browsers.
 //
-// Plain top-level functions, in the order a call goes through them: start -> join ->
-// openMedia -> createPeerConnection -> negotiate -> poll -> (connected) -> hangUp / stop.
+// Plain top-level functions, in the order a call goes through them: start (enter the room)
+// -> openMedia -> createPeerConnection -> negotiate -> poll -> (connected) -> hangUp / stop.
 "use strict";
 
 const DEFAULT_ROOM = "default-room";
@@ -17,6 +17,9 @@ const ROOM_ID_LENGTH = 22;
 // after a failed one, retry after a pause.
 const WAIT_S = 20;
 const RETRY_MS = 1000;
+// An offer read this recently is still taken as the room's; after a longer camera prompt,
+// the room is read again.
+const OFFER_FRESH_MS = 1000;
 const HEARTBEAT_MS = 2000;
 const STATS_MS = 1000;
 // Candidates per request, both ways (the server takes up to 50).
@@ -262,21 +265,30 @@ async function start() {
   resetStats();
   renderControls();
   setStatus("connecting", "Starting: joining the room…");
+  // The ICE servers do not depend on the rest: ask for them now, not a round trip later.
+  const iceAsked = api("GET", "/api/ice-servers");
+  iceAsked.catch(() => {}); // its failure is reported below, unless joining failed first
+  let offer;
   try {
-    await join(s);
+    // One request enters the room (a peer id's first request does) and reads its offer.
+    // Entering comes first: someone who cannot get in (a full room) is never asked for a
+    // camera.
+    const found = await call(s, "GET", "/signal", { query: { type: "offer" } });
+    const readAt = performance.now();
     if (!isCurrent(s)) return;
     startHeartbeat(s);
     setStatus("connecting", "Starting: asking for camera and microphone…");
     await openMedia(s);
     if (!isCurrent(s)) return;
-    const ice = await api("GET", "/api/ice-servers");
+    const ice = await iceAsked;
     if (!isCurrent(s)) return;
     s.iceServers = ice.iceServers || [];
+    if (performance.now() - readAt < OFFER_FRESH_MS) offer = found.payload;
   } catch (err) {
     await fail(s, err);
     return;
   }
-  await negotiate(s);
+  await negotiate(s, offer);
 }
 
 async function join(s) {
@@ -351,6 +363,9 @@ function createPeerConnection(s) {
   s.connected = false;
   s.everConnected = false;
   s.partnerAt = 0; // performance.now() when the other person's description was applied
+  s.described = new Promise((resolve) => {
+    s.setDescribed = resolve; // called with the other person's description applied
+  });
   s.seenKeys = new Set(); // candidate keys already taken, so each is applied once
   s.pendingCandidates = []; // remote candidates that came before the remote description
   s.outgoing = []; // our candidates, held until our offer or answer is stored
@@ -385,17 +400,21 @@ function createPeerConnection(s) {
   return pc;
 }
 
-async function negotiate(s) {
+async function negotiate(s, known) {
   // The seed's flow: no offer in the room -> post ours and wait (initiator); an offer ->
   // answer it (receiver). Posting an offer is create-if-absent, so two people starting at
   // once still end up with one initiator. Errors end the session, unless this connection
   // was already replaced.
   const pc = createPeerConnection(s);
   try {
-    const found = await call(s, "GET", "/signal", { query: { type: "offer" } });
+    // The room's offer (null: none), unless start() has just read it.
+    const offer =
+      known !== undefined
+        ? known
+        : (await call(s, "GET", "/signal", { query: { type: "offer" } })).payload;
     if (!isCurrent(s, pc)) return;
-    if (found.payload) {
-      await actAsReceiver(s, pc, found.payload);
+    if (offer) {
+      await actAsReceiver(s, pc, offer);
       return;
     }
     try {
@@ -437,18 +456,29 @@ async function actAsInitiator(s, pc) {
 async function actAsReceiver(s, pc, offer) {
   s.role = "receiver";
   setStatus("connecting");
+  // The initiator's candidates are already waiting: fetch them while we answer, so ICE can
+  // start the moment our answer is made.
+  poll(s, pc);
   await pc.setRemoteDescription(offer);
   if (!isCurrent(s, pc)) return;
-  s.partnerAt = performance.now();
+  described(s);
   await applyPendingCandidates(s, pc);
   await pc.setLocalDescription(await pc.createAnswer());
   if (!isCurrent(s, pc)) return;
   const answer = pc.localDescription.toJSON();
   await call(s, "POST", "/signal", { body: { type: "answer", payload: answer } });
-  await call(s, "DELETE", "/signal", { query: { type: "offer" } });
   if (!isCurrent(s, pc)) return;
   flushOutgoing(s, pc);
-  poll(s, pc);
+  // The seed's last step, clearing the answered offer; nothing waits for it.
+  call(s, "DELETE", "/signal", { query: { type: "offer" } }).catch((err) => {
+    if (isCurrent(s, pc)) console.warn("could not clear the answered offer:", err.message);
+  });
+}
+
+function described(s) {
+  // The other person's description is applied: their candidates can be, too.
+  s.partnerAt = performance.now();
+  s.setDescribed();
 }
 
 function flushOutgoing(s, pc) {
@@ -523,7 +553,7 @@ async function acceptAnswer(s, pc, answer) {
   setStatus("connecting");
   await pc.setRemoteDescription(answer);
   if (!isCurrent(s, pc)) return;
-  s.partnerAt = performance.now();
+  described(s);
   await applyPendingCandidates(s, pc);
   await call(s, "DELETE", "/signal", { query: { type: "answer" } });
 }
@@ -554,8 +584,9 @@ async function takeCandidates(s, pc) {
     await applyCandidates(s, pc, fresh);
   } else {
     s.pendingCandidates.push(...fresh);
-    // Held back until the remote description: wait for it rather than read them again.
-    while (isCurrent(s, pc) && !pc.remoteDescription) await sleep(50);
+    // Held back until the remote description (which applies them): wait for it rather
+    // than read them again.
+    await s.described;
   }
   return true;
 }

@@ -6,9 +6,11 @@ test fails if a page throws an uncaught error or violates the policy.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -168,6 +170,45 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
         expect_idle_controls(person)
         expect(person.page.get_by_label("Message", exact=True)).to_be_disabled()
     wait_until(lambda: room_is_clear(live_server, "call"), 3, "the room was not cleared")
+
+
+def signaling_requests(person: Person) -> list[str]:
+    """Start recording the page's requests to the API as "METHOD /path type[ wait]"."""
+    seen: list[str] = []
+
+    def record(request) -> None:
+        url = urlsplit(request.url)
+        if url.path not in ("/signal", "/room", "/api/ice-servers"):
+            return
+        query = parse_qs(url.query)
+        body = json.loads(request.post_data) if request.post_data else {}
+        kind = body.get("type") or query.get("type", [""])[0]
+        wait = " wait" if "wait" in query else ""
+        seen.append(f"{request.method} {url.path} {kind}{wait}".strip())
+
+    person.page.on("request", record)
+    return seen
+
+
+def test_the_second_person_answers_in_few_round_trips(live_server, people):
+    """Each request the page waits for before answering delays every call: entering the room
+    and reading its offer are one request, the ICE servers are asked for meanwhile, and the
+    caller's candidates are read while the answer is being made."""
+    url = room_url(live_server, "quick")
+    alice, bob = people(url), people(url)
+    alice.start()
+    alice.expect_state("waiting")
+    sent = signaling_requests(bob)
+    bob.start()
+    alice.expect_state("connected")
+    bob.expect_state("connected")
+
+    # Entering (with the offer read) comes first: a full room is told before the camera.
+    assert sorted(sent[:2]) == ["GET /api/ice-servers", "GET /signal offer"]
+    assert "GET /room" not in sent[: sent.index("POST /signal answer")]
+    assert sent.index("GET /signal candidate_initiator wait") < sent.index("POST /signal answer")
+    assert sent.count("GET /signal offer") == 1
+    assert "DELETE /signal offer" in sent  # the seed's clean-up still happens
 
 
 def test_candidates_before_the_answer_are_queued(live_server, people):
