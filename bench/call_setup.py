@@ -1,11 +1,14 @@
 """Call set-up time in real Chromium, through the server and against the in-page floor.
 
-    .venv/bin/python bench/call_setup.py [--calls 10]
+    .venv/bin/python bench/call_setup.py [--calls 10] [--mode gevent]
 
 (`python -m bench` runs it too, through :func:`run`.)
 
-The app runs in this process on a free loopback port (werkzeug's threaded server, a fresh
-temporary sqlite store), as in the browser tests. Two people (two browser contexts, fake
+The app runs as the production recipe (bench/servers.py's ``gevent`` mode: gunicorn with
+gevent, one worker, a fresh temporary sqlite store) in its own process on a free loopback
+port; ``--mode dev`` serves it with `flask run` instead. Not in this process: Playwright's
+driver shares it, and the two taking turns at the GIL added milliseconds to every request.
+Two people (two browser contexts, fake
 camera and microphone) open one room; for each call the first clicks Start Session and waits,
 then the second clicks it. A call's set-up time runs from the second click to the later of
 the two pages showing ``#status[data-state=connected]`` (media connected and the chat channel
@@ -28,7 +31,6 @@ import argparse
 import logging
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.common import Row, ms, print_table
-from flask_app import create_app
+from bench.servers import MODES, Server
 from tests.browser import Person, launch_chromium, open_person
-from tests.conftest import LiveServer
 
 ROOM = "bench-call-setup"
 # The floor's page is the app's page too (same origin, same probes, same CSP), in a room of
@@ -298,29 +299,22 @@ def one_floor(page: Page, servers: list[dict]) -> dict:
     return page.evaluate(FLOOR_JS, servers)
 
 
-def measure(calls: int) -> Measurement:
+def measure(calls: int, mode: str = "gevent") -> Measurement:
     """``calls`` calls between the same two pages, and as many floor runs in a third."""
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"SIGNAL_STORE": f"sqlite:///{Path(folder) / 'signal.sqlite'}"})
-        server = LiveServer(app).start()
-        try:
-            with sync_playwright() as playwright:
-                browser = launch_chromium(playwright)
-                url = f"{server.url}/?room={ROOM}"
-                first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
-                second = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
-                floor = unrouted(open_person(browser, f"{server.url}/?room={FLOOR_ROOM}"))
-                servers = ice_servers(floor.page)
-                result = Measurement(calls=[], floors=[])
-                # Alternate a floor run and a call, in the same browser: a burst of other
-                # work on the machine then slows both alike instead of one of them.
-                for _ in range(calls):
-                    result.floors.append(one_floor(floor.page, servers)["ms"])
-                    result.calls.append(one_call(first, second))
-                browser.close()
-        finally:
-            server.stop()
-            app.extensions["webrtc_signal"].store.close()
+    with Server(mode) as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        url = f"{server.url}/?room={ROOM}"
+        first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+        second = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+        floor = unrouted(open_person(browser, f"{server.url}/?room={FLOOR_ROOM}"))
+        servers = ice_servers(floor.page)
+        result = Measurement(calls=[], floors=[])
+        # Alternate a floor run and a call, in the same browser: a burst of other
+        # work on the machine then slows both alike instead of one of them.
+        for _ in range(calls):
+            result.floors.append(one_floor(floor.page, servers)["ms"])
+            result.calls.append(one_call(first, second))
+        browser.close()
     return result
 
 
@@ -372,9 +366,12 @@ def main(argv: list[str] | None = None) -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=CALLS, help=f"calls to time ({CALLS})")
+    parser.add_argument(
+        "--mode", choices=list(MODES), default="gevent", help="serving mode (gevent)"
+    )
     args = parser.parse_args(argv)
     quiet_logs()
-    report(measure(args.calls))
+    report(measure(args.calls, args.mode))
 
 
 if __name__ == "__main__":
