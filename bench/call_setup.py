@@ -89,8 +89,8 @@ TIMESTAMPS_JS = """
 # - Callee = the second person, timed from its click: getUserMedia and the <video>, the same
 #   RTCPeerConnection and addTrack, the channel taken from "datachannel", setRemoteDescription
 #   of the offer, createAnswer and setLocalDescription (actAsReceiver). What the page does
-#   over HTTP here (GET /room, /api/ice-servers, the offer, posting the answer) is the
-#   signaling the floor leaves out.
+#   over HTTP here (entering the room with its read of the offer, /api/ice-servers, reading
+#   the candidates, posting the answer) is the signaling the floor leaves out.
 # - The answer goes straight to the caller's setRemoteDescription (acceptAnswer); each side's
 #   candidates go to the other's addIceCandidate as they trickle, held only until the other
 #   has a remote description (the page's pendingCandidates / outgoing do the same).
