@@ -250,6 +250,8 @@ class Pair:
             n += 1
             if every is not None:
                 next_start = max(next_start + every, time.monotonic())
+                if next_start >= until:
+                    return  # no call would start: do not wait for nothing
                 await asyncio.sleep(next_start - time.monotonic())
 
     async def leave(self) -> None:
