@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -131,6 +132,37 @@ def test_redis_down_gives_503_fast_and_comes_back(redis_server, redis_url):
         app.stop()
         if redis_server.process is None:
             redis_server.start()
+
+
+# Keeps Redis busy (it runs one command at a time) for ARGV[1] milliseconds.
+BUSY = """
+local start = redis.call("TIME")
+local function ms()
+  local now = redis.call("TIME")
+  return (now[1] - start[1]) * 1000 + (now[2] - start[2]) / 1000
+end
+while ms() < tonumber(ARGV[1]) do end
+return 1
+"""
+
+
+def test_more_requests_at_once_than_connections_wait_for_one(redis_url):
+    """A gevent worker may have hundreds of requests in Redis at once: those beyond the
+    process's pool of connections wait for one (up to the timeout) instead of failing."""
+    store = RedisStore.from_url(redis_url)
+    store.set(("ns", "r", "k"), "v", ttl=60)
+    blocker = redis.Redis.from_url(redis_url)
+    try:
+        # While Redis is busy, every request holds its connection until Redis answers.
+        busy = threading.Thread(target=blocker.eval, args=(BUSY, 0, 400))
+        busy.start()
+        time.sleep(0.05)
+        results = at_once([lambda: store.get(("ns", "r", "k")) for _ in range(120)])
+        busy.join()
+    finally:
+        blocker.close()
+        store.close()
+    assert results == ["v"] * 120
 
 
 def test_a_rooms_poll_uses_no_keyspace_scan(redis_url):

@@ -25,6 +25,10 @@ T = TypeVar("T")
 # walks the keyspace with SCAN instead.
 INDEXED_DEPTH = 2
 SEQUENCE = "idx:seq"
+# Connections one process keeps to Redis. A request holds one only while a command runs;
+# when all are busy (a gevent worker may have hundreds of requests in Redis at once), the
+# next request waits for one, up to the store's timeout, instead of failing.
+POOL_SIZE = 50
 
 # KEYS: the entry, the sequence counter, then its indexes. ARGV: value, ttl in ms, "nx" or "".
 # One script, so the entry and its index entries land together or not at all.
@@ -68,14 +72,16 @@ class RedisStore(Store):
     @classmethod
     def from_url(cls, url: str, timeout: float = 2.0) -> RedisStore:
         """Connect lazily to ``redis://host:port/db``; every command gives up after ``timeout``."""
-        return cls(
-            redis.Redis.from_url(
-                url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                health_check_interval=30,
-            )
+        # redis-py's default pool refuses a command when its connections are all in use.
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
         )
+        return cls(redis.Redis(connection_pool=pool))
 
     def _call(self, command: Callable[[], T]) -> T:
         try:
