@@ -45,9 +45,19 @@ MODES: dict[str, tuple[str, list[str]]] = {
         "gunicorn gthread, 1 worker, 8 threads",
         ["gunicorn", "-k", "gthread", "-w", "1", "--threads", "8"],
     ),
+    # gevent's own WSGI server (gevent_pywsgi) rather than gunicorn's parser on gevent (-k
+    # gevent): measured side by side, 13-17 % more capacity and 0.1-0.2 ms off each relay.
     "gevent": (
-        f"gunicorn gevent, 1 worker, {WORKER_CONNECTIONS} connections",
-        ["gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", str(WORKER_CONNECTIONS)],
+        f"gunicorn gevent_pywsgi, 1 worker, {WORKER_CONNECTIONS} connections",
+        [
+            "gunicorn",
+            "-k",
+            "gevent_pywsgi",
+            "-w",
+            "1",
+            "--worker-connections",
+            str(WORKER_CONNECTIONS),
+        ],
     ),
 }
 # The recipe with N processes on the Redis store (docs/deployment.md), N = 1, 2, 4.
@@ -56,7 +66,7 @@ REDIS_MODES = tuple(f"redis{n}" for n in REDIS_WORKERS)
 for _n, _name in zip(REDIS_WORKERS, REDIS_MODES, strict=True):
     _argv = list(MODES["gevent"][1])
     _argv[_argv.index("-w") + 1] = str(_n)  # the recipe, -w N
-    _what = f"gunicorn gevent, {_n} worker{'s' * (_n > 1)}, {WORKER_CONNECTIONS} connections"
+    _what = f"gunicorn gevent_pywsgi, {_n} worker{'s' * (_n > 1)}, {WORKER_CONNECTIONS} connections"
     MODES[_name] = (f"{_what}{' each' * (_n > 1)}, SIGNAL_STORE=redis://", _argv)
 for _name, (_what, _argv) in MODES.items():
     if _argv[0] == "gunicorn":

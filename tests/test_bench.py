@@ -89,7 +89,7 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
 
     recipe = dict(sections["7. the production recipe"])
     assert recipe["  command"].startswith(
-        "gunicorn -k gevent -w 1 --worker-connections 1000 -b 127.0.0.1:"
+        "gunicorn -k gevent_pywsgi -w 1 --worker-connections 1000 -b 127.0.0.1:"
     )
     assert recipe["  command"].endswith(" 'flask_app.wsgi:app'")
     assert recipe["  GET /"].startswith("200 text/html")
