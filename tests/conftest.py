@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
+from bench.redis_server import RedisServer
 from flask_app import create_app
 from tests.browser import CHROMIUM, Person, launch_chromium, open_person
-from tests.helpers import Endpoint, free_port
+from tests.helpers import Endpoint
 
 
 @pytest.fixture
@@ -70,58 +67,10 @@ def live_server(app) -> Iterator[LiveServer]:
     server.stop()
 
 
-class RedisServer:
-    """A real redis-server on a free loopback port, with no persistence."""
-
-    def __init__(self, folder) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is missing: `make test` installs Debian's redis-server"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session; tests flush it through `redis_url`."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    server = RedisServer().start()  # the benchmark's: a missing redis-server fails
     yield server
     server.stop()
 

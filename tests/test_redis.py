@@ -130,7 +130,7 @@ def test_redis_down_gives_503_fast_and_comes_back(redis_server, redis_url):
         assert app.request("GET", "/signal?room=k&type=offer")[1]["payload"] == OFFER
     finally:
         app.stop()
-        if redis_server.process is None:
+        if redis_server.proc is None:
             redis_server.start()
 
 
