@@ -164,6 +164,18 @@ class RedisStore(Store):
 
         return self._call(read)
 
+    def count(self, prefix: Key) -> int:
+        if len(prefix) < INDEXED_DEPTH:
+            return len(self.list(prefix))
+        index = index_key(prefix)
+
+        def live() -> int:
+            # The index may still name entries that expired: count those that exist.
+            members = self.client.zrange(index, 0, -1)
+            return self.client.exists(*members) if members else 0
+
+        return self._call(live)
+
     def _scan(self, prefix: Key) -> list[tuple[Key, Value]]:
         pattern = encode_key(prefix) + "\x1f*" if prefix else "*"
         found = []
