@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.helpers import AppProcess, at_once, free_port
+from tests.helpers import AppProcess, at_once, free_port, wait_until
 from webrtc_signal import MemoryStore, Signaling, StoreUnavailable
 from webrtc_signal.store.redis import RedisStore
 
@@ -163,6 +163,18 @@ def test_more_requests_at_once_than_connections_wait_for_one(redis_url):
         blocker.close()
         store.close()
     assert results == ["v"] * 120
+
+
+def test_closing_the_store_closes_its_connections(redis_url):
+    watcher = redis.Redis.from_url(redis_url)
+    before = len(watcher.client_list())
+    store = RedisStore.from_url(redis_url)
+    store.notifier()  # its subscriber holds a connection of its own
+    at_once([lambda: store.get(("ns", "r", "k")) for _ in range(5)])
+    assert len(watcher.client_list()) > before
+    store.close()
+    wait_until(lambda: len(watcher.client_list()) == before, 5, "connections left open")
+    watcher.close()
 
 
 def test_a_rooms_poll_uses_no_keyspace_scan(redis_url):

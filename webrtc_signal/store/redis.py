@@ -81,7 +81,7 @@ class RedisStore(Store):
             socket_connect_timeout=timeout,
             health_check_interval=30,
         )
-        return cls(redis.Redis(connection_pool=pool))
+        return cls(redis.Redis.from_pool(pool))  # the client owns the pool: close() closes it
 
     def _call(self, command: Callable[[], T]) -> T:
         try:
