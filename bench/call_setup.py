@@ -28,7 +28,6 @@ The ratio of the two medians is what the target is about.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 from dataclasses import dataclass
@@ -344,7 +343,6 @@ def rows(result: Measurement) -> list[Row]:
 
 def run(quick: bool = False) -> list[Row]:
     """Rows for `python -m bench`'s table (header first): 10 calls, or 3 when quick."""
-    quiet_logs()
     return rows(measure(QUICK_CALLS if quick else CALLS))
 
 
@@ -356,12 +354,6 @@ def report(result: Measurement) -> None:
     print("each floor run: " + ", ".join(f"{t:.0f}" for t in result.floors) + " ms")
 
 
-def quiet_logs() -> None:
-    """The server's request log and the "no Twilio credentials" warning are noise here."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("webrtc_signal").setLevel(logging.ERROR)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -370,7 +362,6 @@ def main(argv: list[str] | None = None) -> None:
         "--mode", choices=list(MODES), default="gevent", help="serving mode (gevent)"
     )
     args = parser.parse_args(argv)
-    quiet_logs()
     report(measure(args.calls, args.mode))
 
 
