@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import LiveServer
 from tests.helpers import room_is_clear
 
@@ -65,6 +65,7 @@ def run_call(server: LiveServer, room: str, first: str, second: str) -> dict:
         str(SCRIPT),
         *("--url", server.url, "--room", room, "--first", first, "--second", second),
         *("--calls", str(CALLS)),
+        *(f"--chromium-arg={flag}" for flag in CHROMIUM_ARGS),
     ]
     process = subprocess.Popen(
         command,

@@ -3,7 +3,11 @@
 // tests/test_firefox.py against a live server; prints one JSON object (the result) on stdout.
 //
 //   node tests/firefox/call.mjs --url http://127.0.0.1:PORT --room ROOM \
-//     --first firefox --second chromium [--calls 2]
+//     --first firefox --second chromium [--calls 2] [--chromium-arg=--FLAG ...]
+//
+// Chromium's flags (fake camera and microphone, no sandbox, no network) come from
+// tests/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
+// it alike.
 //
 // Each call, as a person would make it: the first person clicks Start Session and waits, the
 // second clicks it; both pages reach "connected"; each sees the other's video play; a chat
@@ -27,18 +31,6 @@ const FIREFOX_PREFS = {
   // Remote video plays without a user gesture.
   "media.autoplay.default": 0,
 };
-// The same flags as tests/browser.py gives Chromium under Playwright.
-const CHROMIUM_ARGS = [
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const STATE_TIMEOUT_MS = 15_000;
 const CHAT_TIMEOUT_MS = 5_000;
 const VIDEO_TIMEOUT_MS = 10_000;
@@ -106,7 +98,7 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function launch(kind) {
+async function launch(kind, chromiumArgs) {
   // Headless, with fake media devices; never a browser download (executablePath is given).
   if (kind === "firefox") {
     return puppeteer.launch({
@@ -120,7 +112,7 @@ async function launch(kind) {
     browser: "chrome",
     executablePath: EXECUTABLES.chromium,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: chromiumArgs,
   });
 }
 
@@ -384,6 +376,7 @@ async function main() {
       first: { type: "string", default: "firefox" },
       second: { type: "string", default: "chromium" },
       calls: { type: "string", default: "2" },
+      "chromium-arg": { type: "string", multiple: true, default: [] },
     },
   });
   const kinds = [values.first, values.second];
@@ -400,7 +393,7 @@ async function main() {
   try {
     for (const kind of new Set(kinds)) {
       const startedAt = Date.now();
-      browsers[kind] = await launch(kind);
+      browsers[kind] = await launch(kind, values["chromium-arg"]);
       result[`${kind}_version`] = await browsers[kind].version();
       result[`${kind}_launch_ms`] = Date.now() - startedAt;
     }
