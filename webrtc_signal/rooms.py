@@ -256,7 +256,7 @@ class Signaling:
 
     def presence(self, room: str, peer: str | None = None, token: str | None = None) -> dict:
         """How many live peers hold the room; also keeps the caller's place."""
-        room = keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+        room = _room_name(room)
         slots = self._live_slots(room)  # read once: this is every page's heartbeat
         self._check(room, peer, token, slots)
         return {"room": room, "peers": len(slots)}
@@ -274,7 +274,7 @@ class Signaling:
         A room with members is private to them: a caller must be a member and show its
         token (NotAMember otherwise). A room without members serves anyone, as the seed did.
         """
-        room = keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+        room = _room_name(room)
         peer = keys.check_peer(peer)
         if slots is None:
             slots = self._live_slots(room)
@@ -352,6 +352,11 @@ class Signaling:
             return {room: self.store.delete_prefix(keys.room_prefix(room))}
         rooms = {key[1] for key, _ in self.store.list((keys.NAMESPACE,))}
         return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}
+
+
+def _room_name(room: object) -> str:
+    """The request's room, checked; the seed's default room when it names none."""
+    return keys.check_room(keys.DEFAULT_ROOM if room is None else room)
 
 
 def _digest(token: str) -> str:
