@@ -269,22 +269,31 @@ def test_wait_is_bounded(signaling, wait):
         signaling.read("r", "offer", wait=wait)
 
 
+def read_answer_in_background(
+    signaling: Signaling, member: dict[str, str], wait: float
+) -> tuple[threading.Thread, list[NotAMember]]:
+    """A member's long-poll for the answer on a thread of its own, already started; the list
+    gets the NotAMember that ends it, if one does."""
+    refused: list[NotAMember] = []
+
+    def read() -> None:
+        try:
+            signaling.read("r", "answer", wait=wait, **member)
+        except NotAMember as exc:
+            refused.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread, refused
+
+
 def test_a_held_read_is_no_sign_of_life():
     """A peer whose only request is a long wait (its tab closed) is dropped on time, and its
     held read ends with NotAMember instead of holding the place."""
     signaling = Signaling(MemoryStore(), peer_timeout=0.3)
     alice = enter(signaling, "r", "alice")
-    outcome = []
-
-    def wait() -> None:
-        try:
-            signaling.read("r", "answer", wait=5, **alice)
-        except NotAMember as exc:
-            outcome.append(exc)
-
-    waiting = threading.Thread(target=wait)
     start = time.monotonic()
-    waiting.start()
+    waiting, outcome = read_answer_in_background(signaling, alice, wait=5)
     time.sleep(0.6)  # alice makes no new request for two peer timeouts
     bob = enter(signaling, "r", "bob")
     assert signaling.presence("r", **bob)["peers"] == 1
@@ -417,16 +426,7 @@ def test_leave_keeps_the_other_peers_signals(signaling):
 def test_hang_up_ends_the_callers_waiting_reads():
     signaling = Signaling(MemoryStore())
     alice = enter(signaling, "r", "alice")
-    results = []
-
-    def wait_for_answer() -> None:
-        try:
-            signaling.read("r", "answer", wait=10, **alice)
-        except NotAMember as exc:
-            results.append(exc)
-
-    waiting = threading.Thread(target=wait_for_answer)
-    waiting.start()
+    waiting, results = read_answer_in_background(signaling, alice, wait=10)
     time.sleep(0.2)
     start = time.monotonic()
     signaling.hang_up("r", **alice)
