@@ -1,4 +1,4 @@
-"""``/signal`` and ``/room``: the seed's signaling requests, translated to core calls."""
+"""``/signal``, ``/room`` and ``/events``: signaling requests, translated to core calls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from webrtc_signal import DEFAULT_ROOM, InvalidRequest
-from webrtc_signal.keys import DESCRIPTION_TYPES, check_wait
+from webrtc_signal.keys import DESCRIPTION_TYPES, check_count, check_wait
 
 from .signaling import get_signaling
 
@@ -16,14 +16,21 @@ bp = Blueprint("signal", __name__)
 TOKEN_HEADER = "X-Peer-Token"
 
 
+# Bodies read as JSON: fetch() sends a string body as text/plain, and the seed's server read
+# JSON whatever the type said. Other declared types (a form, say) are refused.
+JSON_MIMETYPES = ("application/json", "text/plain", "")
+
+
 def json_body(required: bool) -> dict[str, Any]:
     """The request's JSON object; {} when there is no body and none is required."""
     if not required and not request.get_data(cache=True):
         return {}
-    if not request.is_json:
-        raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
+    if not request.is_json and request.mimetype not in JSON_MIMETYPES:
+        raise UnsupportedMediaType(
+            "send the body as JSON (Content-Type: application/json, text/plain or none)"
+        )
     try:
-        body = request.get_json(silent=True)
+        body = request.get_json(force=True, silent=True)
     except RecursionError:  # the parser's own limit, not a ValueError
         raise InvalidRequest("the request body nests too deeply") from None
     if body is None:
@@ -122,3 +129,18 @@ def room_presence():
     room = request.args.get("room", DEFAULT_ROOM)
     peer, token = caller(room, {})
     return get_signaling().presence(room, peer, token)
+
+
+@bp.get("/events")
+def events():
+    """Everything addressed to the caller, held until something is new: the push channel."""
+    room = request.args.get("room", DEFAULT_ROOM)
+    peer, token = caller(room, {})
+    return get_signaling().events(
+        room,
+        peer,
+        token,
+        cursor=request.args.get("cursor") or None,
+        peers=check_count(request.args.get("peers")),
+        wait=check_wait(request.args.get("wait")),
+    )

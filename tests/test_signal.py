@@ -134,10 +134,30 @@ def test_bad_json_is_400(client):
     }
 
 
-def test_non_json_body_is_415(client):
-    resp = client.post("/signal", data="type=offer", content_type="text/plain")
-    assert resp.status_code == 415
+@pytest.mark.parametrize("content_type", ["text/plain;charset=UTF-8", None])
+def test_json_body_without_the_json_type_is_read_as_json(client, content_type):
+    """fetch(url, {method: "POST", body: JSON.stringify(x)}) sends text/plain; others none."""
+    body = '{"type": "offer", "payload": {"type": "offer", "sdp": "v=0"}}'
+    resp = client.post("/signal", data=body, content_type=content_type)
+    assert resp.status_code == 201, resp.json
+    assert client.get("/signal?type=offer").json["payload"] == {"type": "offer", "sdp": "v=0"}
+    gone = client.delete("/signal", data='{"room": "default-room"}', content_type=content_type)
+    assert gone.json == {"deleted": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        ("type=offer", "text/plain", 400),
+        ("[1, 2]", "text/plain", 400),
+        ("type=offer", "application/x-www-form-urlencoded", 415),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(client, data, content_type, status):
+    resp = client.post("/signal", data=data, content_type=content_type)
+    assert resp.status_code == status
     assert resp.is_json
+    assert client.get("/signal?type=offer").json["payload"] is None
 
 
 def test_body_over_64_kib_is_413_and_stores_nothing(client):

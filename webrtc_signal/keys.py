@@ -49,6 +49,19 @@ def check_wait(wait: object) -> float | None:
         raise InvalidRequest("wait must be a number of seconds") from None
 
 
+def check_count(count: object) -> int | None:
+    """A count parameter (how many peers a client last saw) as an int; None when absent."""
+    if count is None or count == "":
+        return None
+    try:
+        value = int(count)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidRequest("peers must be a whole number") from None
+    if not 0 <= value <= 2:
+        raise InvalidRequest("peers must be 0, 1 or 2")
+    return value
+
+
 def _nesting(value: object) -> int:
     """How deeply lists and objects nest in a JSON value (without recursion)."""
     deepest, stack = 0, [(value, 1)]

@@ -12,7 +12,7 @@ from typing import Any
 from . import keys
 from .errors import InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals
 from .keys import Key
-from .notify import Notifier
+from .notify import Listener, Notifier
 from .settings import Settings
 from .store import Store, open_store
 
@@ -29,6 +29,8 @@ MAX_BATCH = 50
 TOKEN_BYTES = 24
 # Candidates of one side that may wait unread in a room: a real call trickles a few dozen.
 MAX_CANDIDATES = 100
+# Bytes of randomness in an events cursor: it names one answer of :meth:`Signaling.events`.
+CURSOR_BYTES = 6
 
 
 class Signaling:
@@ -151,11 +153,97 @@ class Signaling:
                 remaining = deadline - time.monotonic()
                 if result or remaining <= 0:
                     return result
-                # A held request is no sign of life (its tab may have closed): look every
-                # third of the peer timeout whether the caller is still a member, and end
-                # the wait (with NotAMember) once it is not.
-                if not listener.wait(min(remaining, self.peer_timeout / 3)) and peer:
-                    self._check(room, peer, token, refresh=False)
+                self._hold(room, peer, token, listener, remaining)
+
+    # -- the push channel ----------------------------------------------------------------
+
+    def events(
+        self,
+        room: str,
+        peer: str | None = None,
+        token: str | None = None,
+        *,
+        cursor: str | None = None,
+        peers: int | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any]:
+        """Everything addressed to a member, in one answer held until something is new.
+
+        The answer is ``{"cursor", "peers", "answer", "candidates"}``: how many live peers
+        hold the room, the answer another client posted (a payload, or None) and the
+        candidates other clients sent (``{"key", "payload"}``, oldest first). Sending the last
+        answer's ``cursor`` back acknowledges what it delivered: those signals are deleted
+        and do not come again. Without it (an answer lost on the way) they come again, so a
+        client applies each key once.
+
+        With ``wait``, an answer with nothing new (no signal, and ``peers`` what the caller
+        last saw) is held until something changes, for at most half the peer timeout: a
+        client that asks again at once keeps its place without a heartbeat of its own.
+        """
+        arrived = self._clock()
+        room = _room_name(room)
+        slots = self._live_slots(room)
+        room, peer = self._check(room, peer, token, slots)
+        if peer is None:
+            raise InvalidRequest("events are for members: send your peer id and token")
+        if wait is not None and not 0 < wait <= MAX_WAIT:
+            raise InvalidRequest(f"wait must be more than 0 and at most {MAX_WAIT:g} seconds")
+        slot, member = _member(slots, peer)
+        if cursor is not None and cursor == member.get("cursor"):
+            self.store.delete_many([tuple(key) for key in member.get("delivered", ())])
+            member = {**member, "delivered": []}
+        deadline = time.monotonic() + min(wait or 0, self.peer_timeout / 2)
+        with self.notifier.listen(room) as listener:
+            while True:
+                answer, candidates = self._addressed_to(room, peer)
+                remaining = deadline - time.monotonic()
+                if answer or candidates or len(slots) != peers or remaining <= 0:
+                    break
+                slots = self._hold(room, peer, token, listener, remaining)
+        slot, member = _member(slots, peer, member)
+        delivered = [list(key) for key, _ in ([answer] if answer else []) + candidates]
+        if delivered or member.get("delivered"):
+            member = {
+                **member,
+                "seen": max(member["seen"], arrived),
+                "cursor": secrets.token_urlsafe(CURSOR_BYTES) if delivered else None,
+                "delivered": delivered,
+            }
+            self.store.set(keys.peer_key(room, slot), member, self.ttl)
+        return {
+            "cursor": member["cursor"] if delivered else None,
+            "peers": len(slots),
+            "answer": answer[1]["payload"] if answer else None,
+            "candidates": [{"key": list(key), "payload": r["payload"]} for key, r in candidates],
+        }
+
+    def _addressed_to(self, room: str, peer: str) -> tuple[Any, list[tuple[Key, Any]]]:
+        """The answer (a ``(key, record)``, or None) and candidates others sent; one read."""
+        answer, candidates = None, []
+        for key, record in self.store.list(keys.room_prefix(room)):
+            if record.get("peer") == peer:
+                continue
+            if key[2] == keys.ANSWER:
+                answer = (key, record)
+            elif key[2] in keys.CANDIDATES_FOR.values():
+                candidates.append((key, record))
+        return answer, candidates
+
+    def _hold(
+        self, room: str, peer: str | None, token: object, listener: Listener, remaining: float
+    ) -> dict[int, dict[str, Any]]:
+        """Wait for the room to change, then re-check the caller's place; the live slots.
+
+        A held request is no sign of life (its tab may have closed), and the caller may have
+        hung up or been dropped meanwhile: woken or not, the wait ends with NotAMember once
+        the caller is no longer a member. It waits at most a third of the peer timeout, so
+        a dead peer of the room is noticed while the request is held.
+        """
+        listener.wait(min(remaining, self.peer_timeout / 3))
+        slots = self._live_slots(room)
+        if peer is not None:
+            self._check(room, peer, token, slots, refresh=False)
+        return slots
 
     def _read(self, room: str, signal_type: str) -> Any:
         if signal_type in keys.DESCRIPTION_TYPES:
@@ -204,7 +292,7 @@ class Signaling:
         )
         if peer is not None:
             self._free_slot(room, peer)
-        self.notifier.notify(room)  # the leaver's own waiting reads end now, with a 403
+        self.notifier.notify(room)  # the leaver's own held reads end now, with a 403
         return removed
 
     def leave(self, room: str, peer: str, token: str | None = None) -> int:
@@ -251,6 +339,7 @@ class Signaling:
         member = {"peer": peer, "seen": self._clock(), "token": _digest(new_token)}
         for slot in SLOTS:
             if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
+                self.notifier.notify(room)  # the one waiting learns that the room filled
                 return new_token
         raise RoomFull("two people are already in this room")
 
@@ -313,9 +402,10 @@ class Signaling:
         return live
 
     def _remove_peer(self, room: str, slot: int, peer: str) -> None:
-        """Delete a dead peer's signals, then its slot."""
+        """Delete a dead peer's signals, then its slot; wake the room's waiting readers."""
         self._remove_signals_of(room, peer)
         self.store.delete(keys.peer_key(room, slot))
+        self.notifier.notify(room)
 
     def _remove_signals_of(self, room: str, peer: str) -> int:
         """Delete every signal ``peer`` sent to ``room``; how many there were."""
@@ -357,6 +447,19 @@ class Signaling:
 def _room_name(room: object) -> str:
     """The request's room, checked; the seed's default room when it names none."""
     return keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+
+
+def _member(
+    slots: dict[int, dict[str, Any]], peer: str, known: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The slot ``peer`` holds and its record (delivery fields from ``known`` kept)."""
+    for slot, member in slots.items():
+        if member["peer"] == peer:
+            if known is not None:
+                delivery = {name: known.get(name) for name in ("cursor", "delivered")}
+                member = {**member, **delivery}
+            return slot, member
+    raise NotAMember("you are no longer in this room")
 
 
 def _digest(token: str) -> str:
