@@ -102,9 +102,10 @@ REMOTE_BRIGHTNESS_JS = """
 # Audio energy received so far (grows while the other person's microphone is on).
 AUDIO_ENERGY_JS = """
 async () => {
-  if (!session || !session.pc) return -1;
+  const call = window.videoChat.call;
+  if (!call || !call.pc) return -1;
   let energy = 0;
-  (await session.pc.getStats()).forEach((entry) => {
+  (await call.pc.getStats()).forEach((entry) => {
     const audio = entry.type === "inbound-rtp" && entry.kind === "audio";
     if (audio) energy += entry.totalAudioEnergy || 0;
   });
@@ -146,6 +147,7 @@ class Person:
     page: Page
     errors: list[str] = field(default_factory=list)
     crashed: bool = False
+    owns_context: bool = True
 
     @property
     def status(self):
@@ -223,8 +225,20 @@ class Person:
         self.crashed = True
         browser_session.detach()
 
+    def open_tab(self, url: str) -> Person:
+        """Another tab of this person's browser profile: it shares the context's connections."""
+        page = self.context.new_page()
+        tab = Person(self.context, page, owns_context=False)
+        page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+        page.goto(url)
+        expect(tab.status).to_have_attribute("data-state", "idle")
+        return tab
+
     def close(self) -> None:
-        self.context.close()
+        if self.owns_context:
+            self.context.close()
+        elif not self.page.is_closed():
+            self.page.close()
 
 
 def open_person(

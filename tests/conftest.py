@@ -105,11 +105,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def people(browser) -> Iterator[Callable[..., Person]]:
-    """Open people (contexts) on demand; at the end, no page may have thrown or broken CSP."""
+    """Open people (contexts) on demand, or tabs of one (``tab_of``); at the end, no page may
+    have thrown or broken CSP."""
     opened: list[Person] = []
 
-    def open_(url: str, **options) -> Person:
-        person = open_person(browser, url, **options)
+    def open_(url: str, tab_of: Person | None = None, **options) -> Person:
+        person = tab_of.open_tab(url) if tab_of else open_person(browser, url, **options)
         opened.append(person)
         return person
 

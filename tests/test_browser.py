@@ -97,7 +97,7 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
     bob.expect_chat("Hello Bob <img src=x>")
     bob.send("Hi Alice & <b>all</b>")
     alice.expect_chat("Hi Alice & <b>all</b>")
-    bob.page.evaluate("session.dc.send('plain <i>text</i> from another client')")
+    bob.page.evaluate("videoChat.call.dc.send('plain <i>text</i> from another client')")
     alice.expect_chat("plain <i>text</i> from another client")
     assert alice.page.locator("#chatLog img, #chatLog b, #chatLog i").count() == 0
     assert alice.chat_texts() == [
@@ -134,7 +134,7 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
 
     alice.button("Mute").click()
     expect(alice.button("Unmute")).to_be_visible()
-    assert alice.page.evaluate("session.localStream.getAudioTracks()[0].enabled") is False
+    assert alice.page.evaluate("videoChat.call.localStream.getAudioTracks()[0].enabled") is False
     time.sleep(0.5)
     assert energy_growth() < 1e-3  # silence (about 0.3 a second while unmuted)
     alice.button("Unmute").click()
@@ -178,13 +178,13 @@ def signaling_requests(person: Person) -> list[str]:
 
     def record(request) -> None:
         url = urlsplit(request.url)
-        if url.path not in ("/signal", "/room", "/api/ice-servers"):
+        if url.path not in ("/signal", "/room", "/events", "/api/ice-servers"):
             return
         query = parse_qs(url.query)
         body = json.loads(request.post_data) if request.post_data else {}
         kind = body.get("type") or query.get("type", [""])[0]
-        wait = " wait" if "wait" in query else ""
-        seen.append(f"{request.method} {url.path} {kind}{wait}".strip())
+        wait = "wait" if "wait" in query else ""
+        seen.append(" ".join(part for part in (request.method, url.path, kind, wait) if part))
 
     person.page.on("request", record)
     return seen
@@ -205,8 +205,11 @@ def test_the_second_person_answers_in_few_round_trips(live_server, people):
 
     # Entering (with the offer read) comes first: a full room is told before the camera.
     assert sorted(sent[:2]) == ["GET /api/ice-servers", "GET /signal offer"]
-    assert "GET /room" not in sent[: sent.index("POST /signal answer")]
-    assert sent.index("GET /signal candidate_initiator wait") < sent.index("POST /signal answer")
+    # The push channel brings the caller's candidates while the answer is being made; it is
+    # the page's only read: no heartbeat, no long-poll per kind, no DELETE per candidate.
+    assert sent.index("GET /events wait") < sent.index("POST /signal answer")
+    assert not [r for r in sent if r.startswith(("GET /room", "GET /signal candidate"))]
+    assert not [r for r in sent if r == "DELETE /signal" or r.startswith("GET /signal answer")]
     assert sent.count("GET /signal offer") == 1
     assert "DELETE /signal offer" in sent  # the seed's clean-up still happens
 
@@ -216,28 +219,28 @@ def test_candidates_before_the_answer_are_queued(live_server, people):
     url = room_url(live_server, "queue")
     alice = people(url)
     bob = people(url)
-    # Held from the start: Alice's read for the answer is a long-poll, so one already on its
-    # way when the hold began would still bring the answer.
     held = {"answer": True, "offer": False}
 
     def hold_answer(route):
         # Alice does not see Bob's answer (nor its side effect, the deleted offer) until
-        # released, while Bob's candidates reach her.
-        kind = re.search(r"[?&]type=(\w+)", route.request.url)
-        if route.request.method == "GET" and kind:
-            if held["answer"] and kind.group(1) == "answer":
-                return route.fulfill(json={"type": "answer", "payload": None})
-            if held["offer"] and kind.group(1) == "offer":
-                return route.fulfill(json={"type": "offer", "payload": {"type": "offer"}})
+        # released, while Bob's candidates reach her. Nothing she is shown is acknowledged
+        # meanwhile (no cursor), so the answer waits on the server.
+        url = route.request.url
+        if "/events?" in url and held["answer"]:
+            response = route.fetch()
+            events = {**response.json(), "answer": None, "cursor": None}
+            return route.fulfill(response=response, json=events)
+        if "type=offer" in url and route.request.method == "GET" and held["offer"]:
+            return route.fulfill(json={"type": "offer", "payload": {"type": "offer"}})
         return route.continue_()
 
-    alice.page.route(re.compile(r"/signal\?"), hold_answer)
+    alice.page.route(re.compile(r"/(events|signal)\?"), hold_answer)
     alice.start()
     alice.expect_state("waiting")
     held["offer"] = True
     bob.start()
-    alice.page.wait_for_function("() => session && session.pendingCandidates.length > 0")
-    queued = alice.page.evaluate("session.pendingCandidates.map(c => c.payload.candidate)")
+    alice.page.wait_for_function("() => videoChat.call.pendingCandidates.length > 0")
+    queued = alice.page.evaluate("videoChat.call.pendingCandidates.map(c => c.candidate)")
     assert alice.probe("candidates") == []
     assert alice.state() == "waiting"
 

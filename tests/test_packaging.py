@@ -79,7 +79,7 @@ def test_built_wheel_serves_the_page(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         zf.extractall(tmp_path / "site")
-    for name in ("index.html", "client.js", "style.css"):
+    for name in ("index.html", "main.js", "signaling.js", "call.js", "ui.js", "style.css"):
         assert f"flask_app/public/{name}" in names
     assert not any(name.endswith(".env") or "tests/" in name for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -94,7 +94,7 @@ app = flask_app.create_app({{"SIGNAL_STORE": "memory://"}})
 client = app.test_client()
 page = client.get("/")
 assert page.status_code == 200 and b"Start Session" in page.data, page.status_code
-assert client.get("/client.js").status_code == 200
+assert client.get("/main.js").status_code == 200
 assert client.get("/style.css").status_code == 200
 print("ok")
 """

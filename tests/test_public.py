@@ -27,7 +27,7 @@ def test_index_and_files(client):
     assert (status, mimetype) == (200, "text/html")
     assert b"Start Session" in page
     assert fetch(client, "/index.html")[2] == page
-    assert fetch(client, "/client.js")[:2] == (200, "text/javascript")
+    assert fetch(client, "/main.js")[:2] == (200, "text/javascript")
     assert fetch(client, "/style.css")[:2] == (200, "text/css")
 
 

@@ -12,7 +12,7 @@ from tests.browser import STRICT_CSP
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/client.js", "/signal?type=offer", "/api/ice-servers", "/nowhere", "/healthz"]
+    "path", ["/", "/main.js", "/signal?type=offer", "/api/ice-servers", "/nowhere", "/healthz"]
 )
 def test_every_answer_has_the_headers(client, path):
     with client.get(path) as resp:

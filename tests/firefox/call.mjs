@@ -71,7 +71,7 @@ function installProbes() {
   window.__probe.audioEnergy = async () => {
     // Audio energy received so far: grows while the other person's microphone is on.
     let energy = 0;
-    (await session.pc.getStats()).forEach((entry) => {
+    (await window.videoChat.call.pc.getStats()).forEach((entry) => {
       if (entry.type === "inbound-rtp" && entry.kind === "audio") {
         energy += entry.totalAudioEnergy || 0;
       }
@@ -252,7 +252,7 @@ class Person {
       const video = document.getElementById("remoteVideo");
       // The codecs the call settled on, as this side receives them.
       const codecs = {};
-      const report = await session.pc.getStats();
+      const report = await window.videoChat.call.pc.getStats();
       report.forEach((entry) => {
         if (entry.type === "inbound-rtp" && entry.codecId && report.get(entry.codecId)) {
           codecs[entry.kind] = report.get(entry.codecId).mimeType;

@@ -1,0 +1,250 @@
+// The page: a two-person video call with chat. The server only relays signals
+// (docs/protocol.md); signaling.js speaks to it, call.js runs the RTCPeerConnection, ui.js
+// draws. This module wires them to the buttons.
+import { Call } from "./call.js";
+import { DEFAULT_ROOM, NAME_PATTERN, randomId, SignalingClient } from "./signaling.js";
+import {
+  appendChat,
+  clearChat,
+  findElements,
+  mediaErrorText,
+  renderControls,
+  resetStats,
+  setStatus,
+  showCopyFeedback,
+  showLocal,
+  showMediaMessage,
+  showRemote,
+  showRoom,
+  showStats,
+  ui,
+} from "./ui.js";
+
+const STATS_MS = 1000;
+const END_TEXT = {
+  hangup: "Call ended. Click Start Session to call again.",
+  left: null,
+  full: null,
+};
+
+// The room this page is for, and the call in progress (null when none). `leaving` settles
+// once the last call gave its place back: a new call's first request goes after it.
+let room = DEFAULT_ROOM;
+let roomIsValid = true;
+let call = null;
+let leaving = Promise.resolve();
+
+function render() {
+  renderControls({
+    inCall: Boolean(call),
+    chatOpen: Boolean(call && call.dc && call.dc.readyState === "open"),
+    roomIsValid,
+    stream: call && call.localStream,
+  });
+}
+
+// -- a call ----------------------------------------------------------------------------------
+
+async function start() {
+  if (call || !roomIsValid) return;
+  const current = new Call(new SignalingClient(location.href, room), { getMedia: openMedia });
+  call = current;
+  clearChat();
+  showMediaMessage("");
+  resetStats();
+  watch(current);
+  render();
+  await leaving; // usually long done: the DELETE takes a few milliseconds
+  if (call === current) await current.start();
+}
+
+function watch(current) {
+  // What the call says, shown while it is the page's call.
+  const on = (type, handler) =>
+    current.addEventListener(type, (event) => {
+      if (call === current) handler(event.detail);
+    });
+  let statsTimer = null;
+  on("status", ({ state, text }) => {
+    setStatus(state, text);
+    if (state === "connected" && !statsTimer) {
+      statsTimer = setInterval(() => updateStats(current), STATS_MS);
+      updateStats(current);
+    }
+    render();
+  });
+  on("media", ({ stream }) => {
+    showLocal(stream);
+    render();
+  });
+  on("remote", ({ stream }) => showRemote(stream));
+  on("channel", render);
+  on("chat", ({ text }) => appendChat("them", text));
+  on("end", ({ reason, error }) => {
+    clearInterval(statsTimer);
+    call = null;
+    leaving = current.left;
+    showLocal(null);
+    showRemote(null);
+    resetStats();
+    if (reason === "error") setStatus("error", "Error: " + ((error && error.message) || error));
+    else setStatus(reason === "hangup" ? "idle" : reason, END_TEXT[reason]);
+    render();
+  });
+}
+
+async function openMedia() {
+  // Camera and microphone if possible; otherwise whichever works; otherwise receive only,
+  // saying why.
+  const attempts = [{ video: true, audio: true }, { audio: true }, { video: true }];
+  let firstError = null;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    firstError = new Error("this browser (or an insecure http:// address) gives no camera access");
+  } else {
+    for (const constraints of attempts) {
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia(constraints);
+        showMediaMessage(missingDeviceText(stream));
+        return stream;
+      } catch (err) {
+        firstError = firstError || err;
+        // A refusal applies to every device: asking again only repeats it.
+        if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) break;
+      }
+    }
+  }
+  showMediaMessage(mediaErrorText(firstError));
+  return null;
+}
+
+function missingDeviceText(stream) {
+  if (stream.getVideoTracks().length === 0) {
+    return "No camera available: the other person will hear you but not see you.";
+  }
+  if (stream.getAudioTracks().length === 0) {
+    return "No microphone available: the other person will see you but not hear you.";
+  }
+  return "";
+}
+
+function hangUp() {
+  if (call) call.hangUp();
+}
+
+function leavePage() {
+  // Tab closed or reloaded mid-call: say bye and free our place at once (keepalive outlives
+  // the page).
+  if (call) call.hangUp();
+}
+
+async function updateStats(current) {
+  const pc = current.pc;
+  if (call !== current || !pc) return;
+  let report;
+  try {
+    report = await pc.getStats();
+  } catch (err) {
+    return;
+  }
+  if (call === current && current.pc === pc) current.lastSample = showStats(report, current.lastSample);
+}
+
+// -- chat, microphone and camera ---------------------------------------------------------------
+
+function sendChat(event) {
+  event.preventDefault();
+  const text = ui.messageInput.value;
+  if (!call || text.trim() === "" || !call.send(text)) return;
+  appendChat("me", text);
+  ui.messageInput.value = "";
+  ui.messageInput.focus();
+}
+
+function toggleTrack(kind) {
+  const stream = call && call.localStream;
+  const track = stream && (kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks())[0];
+  if (track) track.enabled = !track.enabled;
+  render();
+}
+
+// -- the room --------------------------------------------------------------------------------
+
+function roomUrl() {
+  const url = new URL(location.pathname, location.origin);
+  url.searchParams.set("room", room);
+  return url.href;
+}
+
+function readRoom() {
+  // ?room=NAME, or the default room; a bad name is reported rather than silently replaced.
+  const name = new URLSearchParams(location.search).get("room");
+  if (name === null || name === "") return { name: DEFAULT_ROOM, valid: true };
+  return { name, valid: NAME_PATTERN.test(name) };
+}
+
+async function copyLink() {
+  const link = roomUrl();
+  try {
+    await navigator.clipboard.writeText(link);
+    showCopyFeedback("Link copied.");
+  } catch (err) {
+    // No clipboard API (insecure page, permission): select the link for Ctrl+C instead.
+    ui.roomLink.focus();
+    ui.roomLink.select();
+    let copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch (ignored) {
+      copied = false;
+    }
+    showCopyFeedback(copied ? "Link copied." : "Link selected: press Ctrl+C (⌘C) to copy it.");
+  }
+}
+
+function newRoom() {
+  // A random, unguessable room name; the address bar follows so the link can be shared.
+  if (call) return;
+  room = randomId();
+  roomIsValid = true;
+  history.replaceState(null, "", roomUrl());
+  showRoom(room, roomUrl());
+  setStatus("idle", "New room: copy the link, send it to the other person, then Start Session.");
+  render();
+}
+
+// -- page setup ------------------------------------------------------------------------------
+
+function init() {
+  findElements();
+  const requested = readRoom();
+  room = requested.name;
+  roomIsValid = requested.valid;
+  showRoom(room, roomUrl());
+  ui.startButton.addEventListener("click", start);
+  ui.hangUpButton.addEventListener("click", hangUp);
+  ui.muteButton.addEventListener("click", () => toggleTrack("audio"));
+  ui.cameraButton.addEventListener("click", () => toggleTrack("video"));
+  ui.chatForm.addEventListener("submit", sendChat);
+  ui.copyLinkButton.addEventListener("click", copyLink);
+  ui.newRoomButton.addEventListener("click", newRoom);
+  ui.roomLink.addEventListener("focus", () => ui.roomLink.select());
+  window.addEventListener("pagehide", leavePage);
+  window.addEventListener("pageshow", (event) => {
+    // Back from the back/forward cache: the call ended when the page was hidden.
+    if (event.persisted) {
+      setStatus("idle");
+      render();
+    }
+  });
+  if (roomIsValid) setStatus("idle");
+  else setStatus("error", "Error: this link's room name is not valid. Click New room to make one.");
+  render();
+  // The call in progress, for the browser's console (and the browser tests).
+  window.videoChat = {
+    get call() {
+      return call;
+    },
+  };
+}
+
+init();

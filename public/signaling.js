@@ -1,0 +1,198 @@
+// A client of webrtc-signal's HTTP API (docs/protocol.md) with no DOM: any page can import
+// it, and so can Node 18+ (it needs only fetch and AbortController).
+//
+//   const signaling = new SignalingClient("https://chat.example", "my-room");
+//   const offer = await signaling.enter(); // a place in the room, and the offer waiting there
+//   signaling.listen((events) => { ... }); // {peers, answer, candidates}, pushed as they come
+//   await signaling.postOffer(description);
+//   await signaling.leave({ hangUp: true });
+//
+// It holds at most one request open: the push channel (GET /events), which brings the other
+// side's answer and candidates and the room's peer count, and keeps our place in the room.
+
+export const DEFAULT_ROOM = "default-room";
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// The member's secret the server hands out on entering a room, sent back on every request.
+export const TOKEN_HEADER = "X-Peer-Token";
+const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+const ID_LENGTH = 22;
+// The push channel asks the server to hold it this many seconds (the server holds it at most
+// half its peer timeout); after a failed request, it tries again after a pause.
+const WAIT_S = 20;
+const RETRY_MS = 1000;
+// An answer with nothing new that came back sooner than this was not held (a proxy that does
+// not hold requests): pause before asking again.
+const UNHELD_MS = 250;
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+
+  // A refusal ends what asked; an unreachable or busy server (0, 429, 5xx) may be retried.
+  get retriable() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+export function randomId(length = ID_LENGTH) {
+  // Unguessable: crypto.getRandomValues, 64 symbols so each byte maps without bias.
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return Array.from(bytes, (b) => ID_ALPHABET[b % 64]).join("");
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// fetch called as a plain function: the browser's refuses another `this`.
+const defaultFetch = (...args) => globalThis.fetch(...args);
+
+export class SignalingClient {
+  constructor(baseUrl, room = DEFAULT_ROOM, { peer = randomId(), fetch = defaultFetch } = {}) {
+    this.baseUrl = String(baseUrl);
+    this.room = room;
+    this.peer = peer;
+    this.token = null;
+    this.fetch = fetch;
+    this.listening = null; // the push channel's AbortController while it runs
+  }
+
+  async request(method, path, { query = {}, body = null, keepalive = false, signal } = {}) {
+    // One request on our behalf (room, peer id, token); the decoded JSON answer, or an
+    // ApiError. A token the server hands out (on entering the room) is kept.
+    const url = new URL(path, this.baseUrl);
+    const init = { method, keepalive, signal, headers: {} };
+    const params = path.startsWith("/api/") ? query : { room: this.room, peer: this.peer, ...query };
+    if (body === null) {
+      for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    } else {
+      init.body = JSON.stringify({ ...params, ...body });
+      init.headers["Content-Type"] = "application/json";
+    }
+    if (this.token) init.headers[TOKEN_HEADER] = this.token;
+    let response;
+    try {
+      response = await this.fetch(url, init);
+    } catch (err) {
+      if (signal && signal.aborted) throw err;
+      throw new ApiError(0, "network", "cannot reach the server");
+    }
+    const issued = response.headers.get(TOKEN_HEADER);
+    if (issued) this.token = issued;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const code = (data && data.error) || "http_" + response.status;
+      const message = (data && data.message) || "the server answered " + response.status;
+      throw new ApiError(response.status, code, message);
+    }
+    return data;
+  }
+
+  async iceServers() {
+    // The servers for new RTCPeerConnection({iceServers}).
+    const answer = await this.request("GET", "/api/ice-servers");
+    return answer.iceServers || [];
+  }
+
+  async enter() {
+    // Take a place in the room (a peer id's first request does) and read the offer waiting
+    // there: one round trip. Null when there is none: we are the first.
+    this.token = null;
+    return this.readOffer();
+  }
+
+  async readOffer() {
+    return (await this.request("GET", "/signal", { query: { type: "offer" } })).payload;
+  }
+
+  postOffer(description) {
+    return this.request("POST", "/signal", { body: { type: "offer", payload: description } });
+  }
+
+  postAnswer(description) {
+    return this.request("POST", "/signal", { body: { type: "answer", payload: description } });
+  }
+
+  postCandidate(role, candidate) {
+    // A candidate we gathered, as the initiator or the receiver.
+    const type = role === "initiator" ? "candidate_initiator" : "candidate_receiver";
+    return this.request("POST", "/signal", { body: { type, payload: candidate } });
+  }
+
+  deleteOffer() {
+    // The seed's clean-up after answering; nothing waits for it.
+    return this.request("DELETE", "/signal", { query: { type: "offer" } });
+  }
+
+  listen(onEvents, onError = () => {}) {
+    // Run the push channel until stop() or leave(): onEvents({peers, answer, candidates})
+    // for each answer of the server, each candidate once; onError(err) for a refusal, which
+    // ends it. Each request acknowledges (with its cursor) what the previous one brought.
+    this.stop();
+    const controller = new AbortController();
+    this.listening = controller;
+    const state = { cursor: null, peers: null, seen: new Set() };
+    const run = async () => {
+      while (!controller.signal.aborted) {
+        const askedAt = Date.now();
+        let events;
+        try {
+          events = await this.request("GET", "/events", {
+            query: eventsQuery(state),
+            signal: controller.signal,
+          });
+        } catch (err) {
+          if (controller.signal.aborted) return;
+          if (!(err instanceof ApiError) || !err.retriable) {
+            this.stop();
+            onError(err);
+            return;
+          }
+          await sleep(RETRY_MS);
+          continue;
+        }
+        if (controller.signal.aborted) return;
+        const fresh = events.candidates.filter((item) => {
+          const key = JSON.stringify(item.key);
+          return !state.seen.has(key) && state.seen.add(key);
+        });
+        const news = events.answer || fresh.length || events.peers !== state.peers;
+        state.cursor = events.cursor;
+        state.peers = events.peers;
+        onEvents({ peers: events.peers, answer: events.answer, candidates: fresh });
+        if (!news && Date.now() - askedAt < UNHELD_MS) await sleep(RETRY_MS);
+      }
+    };
+    run();
+  }
+
+  stop() {
+    // End the push channel now: its held request is aborted.
+    if (this.listening) this.listening.abort();
+    this.listening = null;
+  }
+
+  async leave({ hangUp = false, keepalive = false } = {}) {
+    // Free our place: hanging up also clears the room's signals (DELETE /signal); leaving
+    // after the other side left removes only what we sent (DELETE /room). keepalive lets the
+    // request outlive the page.
+    this.stop();
+    if (!this.token) return;
+    const path = hangUp ? "/signal" : "/room";
+    try {
+      await this.request("DELETE", path, { keepalive });
+    } finally {
+      this.token = null;
+    }
+  }
+}
+
+function eventsQuery({ cursor, peers }) {
+  const query = { wait: WAIT_S };
+  if (cursor) query.cursor = cursor;
+  if (peers !== null) query.peers = peers;
+  return query;
+}
