@@ -28,6 +28,7 @@ from webrtc_signal.client import (
     PEER_ID_ALPHABET,
     PEER_ID_LENGTH,
     TOKEN_HEADER,
+    Events,
     ServerUnreachable,
     Signal,
     SignalingClient,
@@ -35,6 +36,7 @@ from webrtc_signal.client import (
     candidate_type,
     error_from_response,
     new_peer_id,
+    parse_events,
     parse_signals,
 )
 
@@ -103,6 +105,80 @@ def test_parse_signals():
     for bad in ({"key": []}, [{"payload": {}}], [1]):
         with pytest.raises(SignalError):
             parse_signals(bad)
+
+
+def test_parse_events():
+    key = ["webrtc_signal", "r", "candidates_for_initiator", "x"]
+    body = {
+        "cursor": "c1",
+        "peers": 2,
+        "answer": ANSWER,
+        "candidates": [{"key": key, "payload": {"a": 1}}],
+    }
+    assert parse_events(body) == Events(2, ANSWER, [Signal(key, {"a": 1})], "c1")
+    quiet = {"cursor": None, "peers": 1, "answer": None, "candidates": []}
+    assert parse_events(quiet) == Events(1)
+    for bad in (
+        [],
+        {**quiet, "peers": "1"},
+        {**quiet, "peers": True},
+        {**quiet, "answer": "sdp"},
+        {**quiet, "cursor": 5},
+        {"cursor": None, "peers": 1, "answer": None},
+        {**quiet, "candidates": [{"key": key}]},
+    ):
+        with pytest.raises(SignalError):
+            parse_events(bad)
+
+
+def test_events_send_back_the_cursor_and_the_last_count():
+    """The client keeps the last answer's cursor (which acknowledges it) and peer count, and
+    forgets both with its place."""
+    key = ["webrtc_signal", "r", "candidates_for_initiator", "x"]
+    answers = iter(
+        [
+            {"cursor": "c1", "peers": 1, "answer": ANSWER, "candidates": []},
+            {
+                "cursor": "c2",
+                "peers": 2,
+                "answer": None,
+                "candidates": [{"key": key, "payload": {}}],
+            },
+            {"cursor": None, "peers": 2, "answer": None, "candidates": []},
+            {"deleted": 0},
+            {"cursor": None, "peers": 1, "answer": None, "candidates": []},
+        ]
+    )
+    asked: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append({"path": request.url.path, **request.url.params})
+        return httpx.Response(200, json=next(answers), headers={TOKEN_HEADER: "secret"})
+
+    async def scenario() -> list[Events]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = SignalingClient("http://signal.test", "r", peer="alice", http=http)
+            got = [await client.events(), await client.events(wait=20), await client.events(5)]
+            await client.leave()
+            got.append(await client.events(wait=5))
+            return got
+
+    got = run(scenario())
+    assert [(e.peers, e.answer, e.cursor) for e in got] == [
+        (1, ANSWER, "c1"),
+        (2, None, "c2"),
+        (2, None, None),
+        (1, None, None),
+    ]
+    assert got[1].candidates == [Signal(key, {})]
+    who = {"room": "r", "peer": "alice"}
+    assert asked == [
+        {"path": "/events", **who},
+        {"path": "/events", **who, "cursor": "c1", "peers": "1", "wait": "20"},
+        {"path": "/events", **who, "cursor": "c2", "peers": "2", "wait": "5"},
+        {"path": "/room", **who},
+        {"path": "/events", **who, "wait": "5"},  # a new place: nothing to acknowledge
+    ]
 
 
 def test_bad_room_or_peer_is_refused_before_any_request():
@@ -184,6 +260,64 @@ def test_long_poll_answers_when_the_other_side_posts(live_server):
             return held - started
 
     assert run(scenario()) < 3
+
+
+def test_events_deliver_what_the_other_side_sent_until_acknowledged(live_server):
+    """The initiator's view of a call over /events: the answer and the receiver's
+    candidates come in one answer, again until the next request acknowledges them; a held
+    request wakes for a candidate and for the other side leaving."""
+
+    async def scenario() -> None:
+        async with (
+            SignalingClient(live_server.url, "push") as alice,
+            SignalingClient(live_server.url, "push") as bob,
+        ):
+            await alice.enter()
+            await alice.post_offer(OFFER)
+            await alice.post_candidates("initiator", [candidate(0)])
+            assert await alice.events() == Events(1)  # nothing for alice; her own are not
+            await bob.enter()
+            await bob.post_answer(ANSWER)
+            await bob.post_candidates("receiver", [candidate(1), candidate(2)])
+
+            first = await alice.events(wait=5)
+            assert (first.peers, first.answer) == (2, ANSWER)
+            assert [s.payload for s in first.candidates] == [candidate(1), candidate(2)]
+            state = room_state(live_server, "push")
+            assert (state["answer"], state["candidates_for_initiator"]) == (1, 2)
+            theirs = await bob.events()  # bob's own answer is not for him
+            assert (theirs.answer, [s.payload for s in theirs.candidates]) == (
+                None,
+                [candidate(0)],
+            )
+
+            async def trickle_later() -> None:
+                await asyncio.sleep(0.3)
+                await bob.post_candidates("receiver", [candidate(3)])
+
+            # The next request acknowledges the first answer, then is held until bob trickles.
+            started = time.monotonic()
+            second, _ = await asyncio.gather(alice.events(wait=10), trickle_later())
+            assert 0.25 < time.monotonic() - started < 3
+            assert (second.answer, [s.payload for s in second.candidates]) == (
+                None,
+                [candidate(3)],
+            )
+            assert room_state(live_server, "push")["candidates_for_initiator"] == 1
+            assert await alice.events() == Events(2)  # acknowledged: nothing is left
+            state = room_state(live_server, "push")
+            assert (state["answer"], state["candidates_for_initiator"]) == (0, 0)
+
+            async def leave_later() -> None:
+                await asyncio.sleep(0.3)
+                await bob.leave()
+
+            started = time.monotonic()
+            gone, _ = await asyncio.gather(alice.events(wait=10), leave_later())
+            assert gone.peers == 1
+            assert time.monotonic() - started < 3
+
+    run(scenario())
 
 
 def test_refusals_raise_the_core_exceptions(live_server):

@@ -8,6 +8,8 @@ Needs httpx (the ``peer`` extra); ``import webrtc_signal`` alone does not load t
         await signaling.enter()                   # a place in the room, and its token
         offer = await signaling.read_offer()      # None: you are the initiator
         ...
+        events = await signaling.events(wait=20)  # the answer, candidates, the peer count
+        ...
         await signaling.hang_up()
 
 The pure functions at the top (peer ids, error mapping, parsing) do no I/O; the client below
@@ -21,7 +23,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 try:
@@ -99,6 +101,18 @@ class Signal:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Events:
+    """One answer of the events channel: the room's live peers, the answer another client
+    posted (or None), the candidates other clients sent (oldest first), and the cursor that
+    acknowledges them (None when it delivered nothing)."""
+
+    peers: int
+    answer: dict[str, Any] | None = None
+    candidates: list[Signal] = field(default_factory=list)
+    cursor: str | None = None
+
+
 # -- pure functions --------------------------------------------------------------------------
 
 
@@ -138,6 +152,21 @@ def parse_signals(body: object) -> list[Signal]:
         raise SignalError("the server's answer is not a list of signals") from exc
 
 
+def parse_events(body: object) -> Events:
+    """An events answer (``GET /events``) as Events."""
+    if not isinstance(body, dict):
+        raise SignalError("the server's answer is not an events answer")
+    peers, answer, cursor = body.get("peers"), body.get("answer"), body.get("cursor")
+    if (
+        not isinstance(peers, int)
+        or isinstance(peers, bool)
+        or not isinstance(answer, dict | None)
+        or not isinstance(cursor, str | None)
+    ):
+        raise SignalError("the server's answer is not an events answer")
+    return Events(peers, answer, parse_signals(body.get("candidates")), cursor)
+
+
 def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     """``items`` in slices of at most ``size``."""
     for start in range(0, len(items), size):
@@ -170,6 +199,9 @@ class SignalingClient:
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT_S)
         self._owns_http = http is None
         self._heartbeat: asyncio.Task | None = None
+        # The events channel's state: the last answer's cursor and peer count.
+        self._cursor: str | None = None
+        self._peers: int | None = None
 
     async def __aenter__(self) -> SignalingClient:
         return self
@@ -197,13 +229,13 @@ class SignalingClient:
     async def leave(self) -> int:
         """Free our place, removing only what we sent (when the other side left first)."""
         body = await self._request("DELETE", "/room", params=self._query())
-        self.token = None
+        self._forget()
         return int(body["deleted"])
 
     async def hang_up(self) -> int:
         """Free our place and clear every signal of the room: the call is over."""
         body = await self._request("DELETE", "/signal", params=self._query())
-        self.token = None
+        self._forget()
         return int(body["deleted"])
 
     async def ice_servers(self) -> list[dict[str, Any]]:
@@ -266,6 +298,27 @@ class SignalingClient:
             deleted += int(body["deleted"])
         return deleted
 
+    # -- the events channel -----------------------------------------------------------------
+
+    async def events(self, wait: float | None = None) -> Events:
+        """The answer and candidates the other side sent us, and the room's live peers.
+
+        Each call sends back the previous answer's cursor, which acknowledges what that answer
+        delivered: the server deletes it, and it does not come again (unless an answer was
+        lost on its way: apply each key once). With ``wait`` (at most 30 s) an answer with
+        nothing new (no signal, and the peer count last seen) is held back until something
+        changes, for at most half the server's peer timeout. Asking again at once keeps our
+        place: no heartbeat is needed beside it.
+        """
+        params = self._query()
+        if self._cursor is not None:
+            params["cursor"] = self._cursor
+        if self._peers is not None:
+            params["peers"] = str(self._peers)
+        events = parse_events(await self._request("GET", "/events", params=params, wait=wait))
+        self._cursor, self._peers = events.cursor, events.peers
+        return events
+
     # -- heartbeat ---------------------------------------------------------------------------
 
     async def heartbeat(
@@ -314,6 +367,10 @@ class SignalingClient:
 
     def _query(self) -> dict[str, str]:
         return {"room": self.room, "peer": self.peer}
+
+    def _forget(self) -> None:
+        """Our place is gone: its token, and the events channel's state with it."""
+        self.token = self._cursor = self._peers = None
 
     async def _read_description(self, kind: str, wait: float | None) -> dict[str, Any] | None:
         params = {**self._query(), "type": kind}
