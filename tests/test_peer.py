@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
@@ -25,7 +27,9 @@ from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (
     ECHO_PREFIX,
     TRACK_ID_PREFIX,
+    Ending,
     Message,
+    Peer,
     TestPattern,
     candidate_from_json,
     chat_json,
@@ -315,6 +319,103 @@ def test_a_partner_gone_before_connecting_is_forgotten(live_server, start_peer):
     peer.interrupt()
     assert peer.wait() == 0
     assert room_is_clear(live_server, "flaky")
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Sends requests on, noting each and how many were open at once at the most."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.requests: list[httpx.Request] = []
+        self.open = self.most_open = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            response = await self._inner.handle_async_request(request)
+            await response.aread()  # open until its answer is read
+            return response
+        finally:
+            self.open -= 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def until(check: Callable[[], bool], timeout: float, message: str) -> None:
+    """wait_until for a test on the event loop: polls without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, message
+        await asyncio.sleep(0.05)
+
+
+def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
+    """The peer in this process, as the initiator; its partner answers by hand, trickles two
+    candidates, then leaves the room with its connection still up. The peer holds at most one
+    request open at once (the events channel: no long-poll beside it, no heartbeat, no
+    deletion by key), applies the candidates, and their acknowledgement leaves none stored;
+    the partner's leaving alone (its peer count) ends the call."""
+    caplog.set_level(logging.DEBUG, logger="webrtc_signal.peer")
+    room = "one-at-a-time"
+
+    def stored(kind: str) -> int:
+        return room_state(live_server, room)[kind]
+
+    async def scenario() -> tuple[Ending, CountingTransport, float]:
+        transport = CountingTransport()
+        async with httpx.AsyncClient(transport=transport) as http:
+            peer = Peer(live_server.url, room, use_ice_servers=False)
+            peer.signaling = SignalingClient(live_server.url, room, http=http)
+            running = asyncio.create_task(peer.run())
+            await until(lambda: stored("offer") == 1, 10, "no offer")
+            async with SignalingClient(live_server.url, room) as partner:
+                await partner.enter()
+                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                await pc.setRemoteDescription(description_from_json(await partner.read_offer()))
+                await pc.setLocalDescription(await pc.createAnswer())
+                answer = description_to_json(pc.localDescription)
+                await partner.post_answer(answer)
+                await partner.delete_offer()
+                # Trickled as a browser would: a candidate of the answer's SDP, and the end.
+                line = next(x for x in answer["sdp"].splitlines() if x.startswith("a=candidate:"))
+                await partner.post_candidates(
+                    "receiver",
+                    [
+                        {"candidate": line[2:], "sdpMid": "0", "sdpMLineIndex": 0},
+                        {"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0},
+                    ],
+                )
+                await until(lambda: peer.connected, 15, "the call did not connect")
+                await until(
+                    lambda: stored("candidates_for_initiator") == stored("answer") == 0,
+                    5,
+                    "the answer and candidates were not acknowledged",
+                )
+                left = time.monotonic()
+                await partner.leave()
+                ending = await asyncio.wait_for(running, 10)
+                noticed = time.monotonic() - left
+                await pc.close()
+        return ending, transport, noticed
+
+    ending, transport, noticed = asyncio.run(scenario())
+    assert ending is Ending.LEFT
+    assert noticed < 3  # the held request wakes when the room changes
+    assert transport.most_open == 1
+    asked = [(r.method, r.url.path, r.url.params.get("type")) for r in transport.requests]
+    assert asked[:4] == [
+        ("GET", "/room", None),  # enter
+        ("GET", "/signal", "offer"),  # no offer: the initiator
+        ("POST", "/signal", None),  # its offer
+        ("GET", "/events", None),
+    ]
+    assert set(asked[4:-1]) == {("GET", "/events", None)}
+    assert asked[-1] == ("DELETE", "/room", None)  # the one who stays leaves
+    assert "applied 1 trickled candidates of the receiver" in caplog.text
+    assert room_is_clear(live_server, room)
 
 
 # -- with the page in Chromium ---------------------------------------------------------------

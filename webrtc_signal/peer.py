@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import enum
+import functools
 import json
 import logging
 import signal
@@ -49,7 +50,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("webrtc_signal.peer needs aiortc: pip install 'webrtc-signal[peer]'") from exc
 
-from .client import RETRY_S, WAIT_S, ServerUnreachable, Side, SignalingClient
+from .client import RETRY_S, WAIT_S, Events, ServerUnreachable, Side, Signal, SignalingClient
 from .errors import InvalidRequest, OfferExists, RoomFull, SignalError, StoreUnavailable
 from .keys import DEFAULT_ROOM, check_room
 
@@ -277,6 +278,11 @@ class Peer:
         self._own_tracks: list[MediaStreamTrack] = []
         self._partner_at: float | None = None
         self._connected_at: float | None = None
+        # What the events channel brought this call: our offer while its answer has not come,
+        # the candidates' keys, and the candidates that came before the answer.
+        self._offered: dict[str, Any] | None = None
+        self._seen: set[tuple[str, ...]] = set()
+        self._early: list[Signal] = []
 
     @property
     def connected(self) -> bool:
@@ -303,16 +309,13 @@ class Peer:
         try:
             await signaling.enter()
             configuration = await self._configuration()
-            self._start_heartbeat()
             while True:
                 ending = await self._call(configuration)
                 if ending is Ending.RESTART:
                     # Leave (taking our signals along) and come in again, as whoever is first.
                     log.info("%s: waiting again", ending.value)
-                    await signaling.stop_heartbeat()
                     await signaling.leave()
                     await signaling.enter()
-                    self._start_heartbeat()
                 elif ending is not Ending.RETRY:
                     break
         except RoomFull:
@@ -336,6 +339,7 @@ class Peer:
         self._dc = self._video_sender = self._remote_video = None
         self._own_tracks = []
         self._partner_at = self._connected_at = None
+        self._offered, self._seen, self._early = None, set(), []
         pc = self._pc = RTCPeerConnection(configuration)
         self._wire(pc)
         if self._hang_up_requested:
@@ -445,7 +449,7 @@ class Peer:
             await self._answer(pc, offer)
 
     async def _offer(self, pc: RTCPeerConnection) -> None:
-        """Post our offer with a chat channel, audio and video; then wait for the answer."""
+        """Post our offer with a chat channel, audio and video; then follow the events."""
         self.role = "initiator"
         self._setup_channel(pc, pc.createDataChannel("chat"))
         pc.addTrack(self._own(AudioStreamTrack()))
@@ -460,10 +464,11 @@ class Peer:
             self._end(Ending.RETRY)  # posting is create-if-absent: answer theirs instead
             return
         log.info("in room %s as the initiator: waiting for the other side", self.signaling.room)
-        self._spawn(self._wait_for_answer(pc, payload))
+        self._offered = payload
+        self._spawn(self._follow(pc))
 
     async def _answer(self, pc: RTCPeerConnection, offer: dict[str, Any]) -> None:
-        """Answer the room's offer, sending back what it sends; then take its candidates."""
+        """Answer the room's offer, sending back what it sends; then follow the events."""
         self.role = "receiver"
         log.info(
             "in room %s as the receiver: answering the other side's offer", self.signaling.room
@@ -477,37 +482,83 @@ class Peer:
         await pc.setLocalDescription(await pc.createAnswer())  # candidates in the SDP
         await self.signaling.post_answer(description_to_json(pc.localDescription))
         await self.signaling.delete_offer()
-        self._spawn(self._take_candidates(pc, "initiator"))
+        self._spawn(self._follow(pc))
 
-    async def _wait_for_answer(self, pc: RTCPeerConnection, offer: dict[str, Any]) -> None:
-        """Long-poll for the answer; repost our offer if it vanished unanswered."""
+    async def _follow(self, pc: RTCPeerConnection) -> None:
+        """The call's one open request: the events channel, asked again as soon as it answers.
+
+        It brings the answer to our offer and the other side's candidates (the next request
+        acknowledges them, which deletes them on the server); its peer count tells when the
+        other side goes away; and asking again at once keeps our place, with no heartbeat.
+        While the answer does not come it also checks, every WAIT_S seconds, that our offer
+        still waits.
+        """
         loop = asyncio.get_running_loop()
+        checked_at = loop.time()
+        peers, recount = None, False
         while True:
             asked_at = loop.time()
-            answer = await self._retrying(lambda: self.signaling.read_answer(wait=WAIT_S))
-            if answer is not None:
-                break
-            if loop.time() - asked_at < RETRY_S:  # a proxy that does not hold requests
-                await asyncio.sleep(RETRY_S)
-            if await self._retrying(self.signaling.read_offer) is not None:
-                continue
-            # Cleared by the previous call's other side just after we posted it?
-            answer = await self._retrying(self.signaling.read_answer)
-            if answer is not None:
-                break
-            try:
-                await self.signaling.post_offer(offer)
-            except OfferExists:
-                self._end(Ending.RESTART)
-                return
+            wait = None if recount else WAIT_S
+            events = await self._retrying(functools.partial(self.signaling.events, wait))
+            news = await self._take(pc, events) or events.peers != peers
+            if events.peers != peers:
+                log.debug("room %s holds %d peers", self.signaling.room, events.peers)
+                peers = events.peers
+            recount = self._on_presence(events.peers, asked_at)
+            if self._ended():
+                return  # no request beyond the call's end: leaving or hanging up comes next
+            if self._offered is not None and loop.time() - checked_at >= WAIT_S:
+                checked_at = loop.time()
+                if not await self._keep_offer(pc):
+                    return
+            elif not news and not recount and loop.time() - asked_at < RETRY_S:
+                await asyncio.sleep(RETRY_S)  # a proxy that does not hold requests
+
+    async def _take(self, pc: RTCPeerConnection, events: Events) -> bool:
+        """Apply what the events brought: the answer to our offer, then the other side's
+        candidates, each key once (those that come before the answer wait for it).
+
+        Whether any of it was new.
+        """
+        fresh = [item for item in events.candidates if tuple(item.key) not in self._seen]
+        self._seen.update(tuple(item.key) for item in fresh)
+        self._early += fresh
+        answered = self._offered is not None and events.answer is not None
+        if answered:
+            await self._answered(pc, events.answer)
+        if self._offered is None and self._early:
+            candidates, self._early = self._early, []
+            await self._add_candidates(pc, candidates)
+        return answered or bool(fresh)
+
+    async def _answered(self, pc: RTCPeerConnection, answer: dict[str, Any]) -> None:
+        """Apply the answer to our offer, and send back the video it brings."""
         await self._accept(pc, answer)
+        self._offered = None
         sender, echo = self._video_sender, self._echo()
         if sender is not None and echo is not None:
             pattern = sender.track
             sender.replaceTrack(self._own(echo))
             pattern.stop()
-        await self.signaling.delete_answer()
-        self._spawn(self._take_candidates(pc, "receiver"))
+
+    async def _keep_offer(self, pc: RTCPeerConnection) -> bool:
+        """Check that our offer still waits; post it again if it vanished unanswered.
+
+        False when another peer's offer came first meanwhile: the call restarts.
+        """
+        if await self._retrying(self.signaling.read_offer) is not None:
+            return True
+        # Answered (and so deleted) since the last events? Then the answer waits for us.
+        await self._take(pc, await self._retrying(self.signaling.events))
+        if self._offered is None:
+            return True
+        # Cleared by the previous call's other side just after we posted it?
+        try:
+            await self.signaling.post_offer(self._offered)
+        except OfferExists:
+            self._end(Ending.RESTART)
+            return False
+        return True
 
     async def _accept(self, pc: RTCPeerConnection, description: dict[str, Any]) -> None:
         """Apply the other side's offer or answer."""
@@ -518,31 +569,20 @@ class Peer:
             raise CallFailed(f"the other side's {kind} is unusable: {exc}") from exc
         self._partner_at = asyncio.get_running_loop().time()
 
-    async def _take_candidates(self, pc: RTCPeerConnection, of_side: Side) -> None:
-        """Long-poll for the other side's candidates: apply each once, then delete it."""
-        seen: set[tuple[str, ...]] = set()
-        while True:
-            items = await self._retrying(
-                lambda: self.signaling.read_candidates(of_side, wait=WAIT_S)
-            )
-            fresh = [item for item in items if tuple(item.key) not in seen]
-            seen.update(tuple(item.key) for item in fresh)
-            if items and not fresh:  # only ones whose deletion failed: do not spin
-                await asyncio.sleep(RETRY_S / 10)
-            applied = 0
-            for item in fresh:
-                try:
-                    candidate = candidate_from_json(item.payload)
-                    if candidate is not None:
-                        await pc.addIceCandidate(candidate)
-                        applied += 1
-                except ValueError as exc:
-                    log.warning("ignored a candidate: %s", exc)
-            if applied:
-                log.debug("applied %d trickled candidates of the %s", applied, of_side)
-            if fresh:
-                keys = [item.key for item in fresh]
-                await self._retrying(lambda keys=keys: self.signaling.delete_keys(keys))
+    async def _add_candidates(self, pc: RTCPeerConnection, candidates: list[Signal]) -> None:
+        """Apply the other side's trickled candidates (ones that do not parse are skipped)."""
+        applied = 0
+        for item in candidates:
+            try:
+                candidate = candidate_from_json(item.payload)
+                if candidate is not None:
+                    await pc.addIceCandidate(candidate)
+                    applied += 1
+            except ValueError as exc:
+                log.warning("ignored a candidate: %s", exc)
+        if applied:
+            of_side = "receiver" if self.role == "initiator" else "initiator"
+            log.debug("applied %d trickled candidates of the %s", applied, of_side)
 
     def _echo(self) -> Echo | None:
         """The other side's video to send back; None if none came (or a webrtc-peer's)."""
@@ -553,24 +593,24 @@ class Peer:
 
     # -- presence and the room ---------------------------------------------------------------
 
-    def _start_heartbeat(self) -> None:
-        task = self.signaling.start_heartbeat(self._on_presence)
-        task.add_done_callback(self._on_heartbeat_done)
+    def _on_presence(self, peers: int, asked_at: float) -> bool:
+        """One count of live peers: fewer than two means the other side went away.
 
-    def _on_heartbeat_done(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._end(task.exception())
-
-    def _on_presence(self, peers: int, asked_at: float) -> None:
-        """One count of live peers: fewer than two means the other side went away."""
+        True when the count cannot tell, having been asked before the other side showed up
+        (a held request may have counted before then): the next one should answer at once.
+        """
         if peers >= 2 or self._ended():
-            return
+            return False
         # Only a count asked after the other side showed up says it went away.
         if self._connected_at is not None:
-            if asked_at > self._connected_at:
-                self._end(Ending.LEFT)
-        elif self._partner_at is not None and asked_at > self._partner_at:
+            if asked_at <= self._connected_at:
+                return True
+            self._end(Ending.LEFT)
+        elif self._partner_at is not None:
+            if asked_at <= self._partner_at:
+                return True
             self._end(Ending.RESTART)  # it came and went before the call connected
+        return False
 
     async def _configuration(self) -> RTCConfiguration:
         """The server's ICE servers, or none (aiortc would otherwise use Google's STUN)."""
@@ -582,7 +622,6 @@ class Peer:
     async def _release(self, ending: Ending) -> None:
         """Give up our place: hanging up clears the room; the one who stays only leaves."""
         signaling = self.signaling
-        await signaling.stop_heartbeat()
         if signaling.token is None:
             return
         try:
