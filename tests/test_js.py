@@ -1,0 +1,43 @@
+"""The page's modules without a DOM (public/signaling.js, public/call.js) under ``node --test``.
+
+signaling.js talks to a live server; call.js runs against a fake RTCPeerConnection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def modules(tmp_path) -> Path:
+    """The public modules and the JS tests in one folder that Node reads as ES modules."""
+    for path in [*(ROOT / "public").glob("*.js"), *(Path(__file__).parent / "js").glob("*.mjs")]:
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module"}))
+    return tmp_path
+
+
+def test_node_is_installed():
+    assert shutil.which("node"), "node is missing: `make test` installs Debian's nodejs"
+
+
+def test_modules_without_dom_pass_node_test(modules, live_server):
+    result = subprocess.run(
+        ["node", "--test", *sorted(p.name for p in modules.glob("*.test.mjs"))],
+        cwd=modules,
+        env={**os.environ, "SIGNAL_URL": live_server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# fail 0" in result.stdout
+    assert "# pass 0" not in result.stdout
