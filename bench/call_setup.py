@@ -1,6 +1,6 @@
 """Call set-up time in real Chromium, through the server and against the in-page floor.
 
-    .venv/bin/python bench/call_setup.py [--calls 10] [--mode gevent]
+    .venv/bin/python bench/call_setup.py [--calls 10] [--mode gevent] [--tabs 5]
 
 (`python -m bench` runs it too, through :func:`run`.)
 
@@ -16,13 +16,19 @@ open). Both instants are taken inside the pages with ``performance.timeOrigin +
 performance.now()``: one wall clock for both pages, read without Playwright's own latency.
 The first person hangs up between calls, and the next call starts once both are idle again.
 
-The floor (issue #4: "call setup <= 1.25x the in-page floor") is the same call without the
+The floor (the target: call setup <= 1.25x the in-page floor) is the same call without the
 signaling server: two RTCPeerConnections in one page of a third browser context on the same
 origin, built and connected by :data:`FLOOR_JS` the way the two pages build theirs, with the
 offer, the answer and every candidate handed over directly in JavaScript. Whatever the first
 person has done before the second click (camera, connection, offer, candidates) is done
 before the floor's clock starts; whatever the second person does after the click is timed.
 The ratio of the two medians is what the target is about.
+
+The second table is the second person's critical path, step by step, as medians from the
+second click: so each millisecond has an owner. The third is the way most people first try
+the app: two tabs of one browser profile (they share its six connections to the server) on
+``flask run``: set-up, how soon the other tab notices a hang-up, and how soon Start Session
+is clickable again after Hang Up and after a storm of Start/Hang Up clicks.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,32 +49,90 @@ from tests.browser import Person, launch_chromium, open_person
 
 ROOM = "bench-call-setup"
 # The floor's page is the app's page too (same origin, same probes, same CSP), in a room of
-# its own that it never joins: client.js stays idle there.
+# its own that it never joins: the page stays idle there.
 FLOOR_ROOM = "bench-call-setup-floor"
 CALLS = 10
 QUICK_CALLS = 3
-TARGET = 1.25  # issue #4: call setup <= 1.25x the in-page floor
+TARGET = 1.25  # call setup <= 1.25x the in-page floor
+TABS_CALLS = 5
+TABS_MODE = "dev"
+STORM_CLICKS = 8
 HEADER = ("", "calls", "median", "min", "max")
-THROUGH_SERVER = "through the server (long-poll)"
+THROUGH_SERVER = "through the server (push channel)"
 FLOOR = "floor: two RTCPeerConnections in one page"
 RATIO = "ratio (median / floor median)"
 
-# Timestamps in the page: every click on Start Session, every time #status turns connected.
+# Timestamps in the page (ms since the epoch, one clock for every page): each click on Start
+# Session, and each step a call goes through, from outside the page's own code.
 TIMESTAMPS_JS = """
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  window.__bench = { clicks: [], connected: [] };
+  const marks = {};
+  const mark = (name) => (marks[name] = marks[name] || []).push(now());
+  window.__bench = { marks };
   document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("#startButton");
-    if (button) window.__bench.clicks.push(now());
+    const target = event.target.closest && event.target;
+    if (target && target.closest("#startButton")) mark("click");
+    if (target && target.closest("#hangUpButton")) mark("hang up");
   }, true);
+  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await getUserMedia(constraints);
+    mark("camera");
+    return stream;
+  };
+  const nativeFetch = window.fetch;
+  window.fetch = async (input, init = {}) => {
+    const response = await nativeFetch(input, init);
+    const url = String(input);
+    const method = init.method || "GET";
+    if (method === "GET" && url.includes("/signal?") && url.includes("type=offer")) {
+      mark("entered");
+    }
+    if (method === "POST" && String(init.body).includes('"type":"answer"')) mark("answer posted");
+    return response;
+  };
+  const NativePC = window.RTCPeerConnection;
+  const setRemote = NativePC.prototype.setRemoteDescription;
+  NativePC.prototype.setRemoteDescription = function (description, ...rest) {
+    if (description && description.type === "answer") mark("answer applied");
+    return setRemote.call(this, description, ...rest);
+  };
+  window.RTCPeerConnection = class extends NativePC {
+    constructor(config) {
+      super(config);
+      this.addEventListener("connectionstatechange", () => {
+        if (this.connectionState === "connected") mark("ice connected");
+      });
+    }
+  };
   document.addEventListener("DOMContentLoaded", () => {
     const status = document.getElementById("status");
-    new MutationObserver(() => {
-      if (status.dataset.state === "connected") window.__bench.connected.push(now());
-    }).observe(status, { attributes: true, attributeFilter: ["data-state"] });
+    new MutationObserver(() => mark("state " + status.dataset.state)).observe(status, {
+      attributes: true,
+      attributeFilter: ["data-state"],
+    });
   });
 })();
+"""
+
+# Click Hang Up (or a storm of Start/Hang Up clicks), then the ms until Start Session is
+# clickable again: 0 when it already is in the same task.
+START_CLICKABLE_JS = """
+(clicks) => new Promise((resolve) => {
+  const start = document.getElementById("startButton");
+  const hangUp = document.getElementById("hangUpButton");
+  const began = performance.now();
+  for (let i = 0; i < clicks; i++) {
+    if (i > 0) start.click();
+    hangUp.click();
+  }
+  const check = () => {
+    if (!start.disabled) resolve(performance.now() - began);
+    else requestAnimationFrame(check);
+  };
+  check();
+})
 """
 
 # One floor run: the call of public/client.js between two RTCPeerConnections in this page,
@@ -243,37 +307,72 @@ async (iceServers) => {
 """
 
 
+# The second person's critical path: (label, whose page, mark), in the order a call goes.
+STEPS = (
+    ("room entered, offer read", "second", "entered"),
+    ("camera open", "second", "camera"),
+    ("answer posted", "second", "answer posted"),
+    ("answer applied at the caller", "first", "answer applied"),
+    ("ICE connected (both)", "both", "ice connected"),
+    ("chat channel open: connected (both)", "both", "state connected"),
+)
+
+
 @dataclass
 class Measurement:
-    """Set-up times (ms) of the calls through the server and of the floor's runs."""
+    """Set-up times (ms) of the calls through the server and of the floor's runs, and each
+    call's steps (ms after the second click, by step label)."""
 
     calls: list[float]
     floors: list[float]
+    steps: list[dict[str, float]] = field(default_factory=list)
 
     def ratio(self) -> float:
         """The calls' median over the floor's median."""
         return statistics.median(self.calls) / statistics.median(self.floors)
 
 
-def last(person: Person, name: str) -> float:
-    """The latest timestamp (ms since the epoch) of ``clicks`` or ``connected`` in the page."""
-    return person.page.evaluate(f"window.__bench.{name}.at(-1)")
+@dataclass
+class Tabs:
+    """Two tabs of one profile: set-up, hang-up noticed, Start Session clickable (ms)."""
+
+    setups: list[float] = field(default_factory=list)
+    noticed: list[float] = field(default_factory=list)
+    clickable: list[float] = field(default_factory=list)
+    after_storm: list[float] = field(default_factory=list)
 
 
-def one_call(first: Person, second: Person) -> float:
-    """Set up one call and hang it up; its set-up time in milliseconds."""
+def marks(person: Person) -> dict[str, list[float]]:
+    """Every timestamp the page recorded, by mark."""
+    return person.page.evaluate("window.__bench.marks")
+
+
+def after(times: list[float], instant: float) -> float:
+    """The first of ``times`` at or after ``instant``."""
+    return min(t for t in times if t >= instant)
+
+
+def one_call(first: Person, second: Person, steps: list[dict[str, float]] | None = None) -> float:
+    """Set up one call (its steps into ``steps``) and hang it up; its set-up time in ms."""
     first.start()
     first.expect_state("waiting")
     second.start()
     first.expect_state("connected", timeout=20_000)
     second.expect_state("connected", timeout=20_000)
-    setup = max(last(first, "connected"), last(second, "connected")) - last(second, "clicks")
+    pages = {"first": marks(first), "second": marks(second)}
+    click = pages["second"]["click"][-1]
+    step = {}
+    for label, whose, name in STEPS:
+        sides = ("first", "second") if whose == "both" else (whose,)
+        step[label] = max(after(pages[side][name], click) for side in sides) - click
+    if steps is not None:
+        steps.append(step)
     first.hang_up()
     second.expect_state("left")
     first.expect_state("idle")
     for person in (first, second):
         expect(person.button("Start Session")).to_be_enabled()
-    return setup
+    return step[STEPS[-1][0]]
 
 
 def unrouted(person: Person) -> Person:
@@ -312,7 +411,37 @@ def measure(calls: int, mode: str = "gevent") -> Measurement:
         # work on the machine then slows both alike instead of one of them.
         for _ in range(calls):
             result.floors.append(one_floor(floor.page, servers)["ms"])
-            result.calls.append(one_call(first, second))
+            result.calls.append(one_call(first, second, result.steps))
+        browser.close()
+    return result
+
+
+def measure_tabs(calls: int = TABS_CALLS, mode: str = TABS_MODE) -> Tabs:
+    """``calls`` calls between two tabs of one browser profile, each hung up by the first."""
+    with Server(mode) as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        url = f"{server.url}/?room={ROOM}-tabs"
+        first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+        second = first.open_tab(url)
+        result = Tabs()
+        for n in range(calls):
+            caller, callee = (first, second) if n % 2 == 0 else (second, first)
+            caller.start()
+            caller.expect_state("waiting")
+            callee.start()
+            caller.expect_state("connected", timeout=20_000)
+            callee.expect_state("connected", timeout=20_000)
+            click = marks(callee)["click"][-1]
+            connected = [after(marks(p)["state connected"], click) for p in (caller, callee)]
+            result.setups.append(max(connected) - click)
+            result.clickable.append(caller.page.evaluate(START_CLICKABLE_JS, 1))
+            callee.expect_state("left", timeout=5_000)
+            hung_up = marks(caller)["hang up"][-1]
+            result.noticed.append(after(marks(callee)["state left"], hung_up) - hung_up)
+            expect(callee.button("Start Session")).to_be_enabled()
+            result.after_storm.append(callee.page.evaluate(START_CLICKABLE_JS, STORM_CLICKS))
+            caller.expect_state("idle")
+            callee.expect_state("idle")
         browser.close()
     return result
 
@@ -341,28 +470,68 @@ def rows(result: Measurement) -> list[Row]:
     ]
 
 
+def step_rows(result: Measurement) -> list[Row]:
+    """The second person's critical path: each step's median time after the second click,
+    and the median time the step itself took."""
+    rows_: list[Row] = [("step (median over calls)", "after the click", "this step")]
+    previous = [0.0] * len(result.steps)
+    for label, _, _ in STEPS:
+        at = [step[label] for step in result.steps]
+        took = [now - before for now, before in zip(at, previous, strict=True)]
+        rows_.append((label, ms(statistics.median(at) / 1e3), ms(statistics.median(took) / 1e3)))
+        previous = at
+    return rows_
+
+
+def tabs_rows(result: Tabs) -> list[Row]:
+    """Two tabs of one profile, against their targets."""
+    targets = (
+        ("second click -> both connected", result.setups, 1000),
+        ("Hang Up -> the other tab shows 'left'", result.noticed, 500),
+        ("Hang Up -> Start Session clickable", result.clickable, 300),
+        (f"{STORM_CLICKS} Start/Hang Up clicks -> Start clickable", result.after_storm, 300),
+    )
+    table: list[Row] = [(*HEADER, "target")]
+    for label, times, target in targets:
+        median = statistics.median(times)
+        verdict = "met" if median <= target else "not met"
+        table.append((*summary(label, times), f"<= {target} ms: {verdict}"))
+    return table
+
+
 def run(quick: bool = False) -> list[Row]:
     """Rows for `python -m bench`'s table (header first): 10 calls, or 3 when quick."""
     return rows(measure(QUICK_CALLS if quick else CALLS))
 
 
-def report(result: Measurement) -> None:
-    """Print the table, then every call's and every floor run's time."""
+def report(result: Measurement, tabs: Tabs | None) -> None:
+    """Print the tables, then every call's and every floor run's time."""
     title = "Call set-up: second Start Session click -> both sides connected (timed in the pages)"
-    print_table([(title, rows(result))])
+    sections = [(title, rows(result)), ("The second person's critical path", step_rows(result))]
+    if tabs is not None:
+        title = f"Two tabs of one browser profile, {MODES[TABS_MODE][0]}"
+        sections.append((title, tabs_rows(tabs)))
+    print_table(sections)
     print("each call:      " + ", ".join(f"{t:.0f}" for t in result.calls) + " ms")
     print("each floor run: " + ", ".join(f"{t:.0f}" for t in result.floors) + " ms")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure and print the table."""
+    """Measure and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=CALLS, help=f"calls to time ({CALLS})")
     parser.add_argument(
         "--mode", choices=list(MODES), default="gevent", help="serving mode (gevent)"
     )
+    parser.add_argument(
+        "--tabs",
+        type=int,
+        default=TABS_CALLS,
+        help=f"calls between two tabs ({TABS_CALLS}; 0: none)",
+    )
     args = parser.parse_args(argv)
-    report(measure(args.calls, args.mode))
+    result = measure(args.calls, args.mode)
+    report(result, measure_tabs(args.tabs) if args.tabs else None)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ RTCPeerConnections really connect the way the page's do.
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -41,6 +42,23 @@ def test_run_gives_the_call_the_floor_and_their_ratio():
     assert value == pytest.approx(medians, rel=0.01, abs=0.005)
     met = "met" if value <= call_setup.TARGET else "not met"
     assert verdict == f"target <= {call_setup.TARGET:.2f}x: {met}"
+
+
+def test_the_critical_path_and_the_two_tabs_table_come_from_real_calls():
+    result = call_setup.measure(2)
+    table = call_setup.step_rows(result)
+    assert [row[0] for row in table[1:]] == [label for label, _, _ in call_setup.STEPS]
+    after_click = [milliseconds(row[1]) for row in table[1:]]
+    assert after_click == sorted(after_click)  # each step comes after the one before
+    assert after_click[-1] == pytest.approx(statistics.median(result.calls), rel=0.02)
+
+    tabs = call_setup.measure_tabs(calls=2)
+    rows = call_setup.tabs_rows(tabs)
+    assert len(rows) == 5
+    for row in rows[1:]:
+        assert row[1] == "2"
+        assert row[-1].startswith("<= ")
+    assert all(0 <= t < 5000 for t in tabs.noticed + tabs.clickable + tabs.after_storm)
 
 
 def test_the_floor_connects_both_sides_as_the_page_does(live_server, people):
