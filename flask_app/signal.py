@@ -144,3 +144,10 @@ def events():
         peers=check_count(request.args.get("peers")),
         wait=check_wait(request.args.get("wait")),
     )
+
+
+@bp.get("/waiting")
+def waiting():
+    """How many people are in the room, for a page before it starts: no place taken."""
+    room = request.args.get("room", DEFAULT_ROOM)
+    return {"room": room, "waiting": get_signaling().waiting(room)}

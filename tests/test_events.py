@@ -223,3 +223,22 @@ def test_events_of_an_outsider_are_403(client):
     resp = client.get("/events?room=h")
     assert resp.status_code == 403
     assert resp.json["error"] == "not_a_member"
+
+
+def test_waiting_tells_the_count_and_nothing_else_without_a_place(client):
+    assert client.get("/waiting?room=w").json == {"room": "w", "waiting": 0}
+    token = client.get("/events?room=w&peer=alice").headers["X-Peer-Token"]
+    client.post(
+        "/signal",
+        json={"room": "w", "peer": "alice", "type": "offer", "payload": OFFER},
+        headers={"X-Peer-Token": token},
+    )
+    answer = client.get("/waiting?room=w")
+    assert answer.json == {"room": "w", "waiting": 1}
+    assert "X-Peer-Token" not in answer.headers
+    client.get("/events?room=w&peer=bob")
+    assert client.get("/waiting?room=w").json["waiting"] == 2
+    # Asking took no place: a second person still gets in after the first left.
+    client.delete("/room?room=w&peer=alice", headers={"X-Peer-Token": token})
+    assert client.get("/waiting?room=w").json["waiting"] == 1
+    assert client.get("/waiting?room=no%20spaces").status_code == 400

@@ -343,6 +343,13 @@ class Signaling:
                 return new_token
         raise RoomFull("two people are already in this room")
 
+    def waiting(self, room: str) -> int:
+        """How many live peers hold the room, told to anyone before they start a call.
+
+        It takes no place and needs no token; the count is all it tells of the room.
+        """
+        return len(self._live_slots(keys.check_room(room)))
+
     def presence(self, room: str, peer: str | None = None, token: str | None = None) -> dict:
         """How many live peers hold the room; also keeps the caller's place."""
         room = _room_name(room)
