@@ -39,7 +39,10 @@ class Signaling:
     ``peer`` is an optional client-chosen id. A peer that sends one takes one of the room's
     two slots and keeps it while it calls at least every ``peer_timeout`` seconds; after that
     it is dead, and the next request to the room removes it with every signal it sent.
-    Requests without a peer id (the seed's client) are served as before, without a slot.
+    Requests without a peer id (the seed's client) are served as before, without a slot,
+    in rooms without members, in a room whose member answers such a client's offer, and
+    in every room when ``open_rooms`` is set (docs/protocol.md, "Clients that send no peer
+    id").
     """
 
     def __init__(
@@ -50,9 +53,11 @@ class Signaling:
         peer_timeout: float = 10.0,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        open_rooms: bool = False,
     ) -> None:
         self.store = store
         self.ttl = ttl
+        self.open_rooms = open_rooms
         self.peer_timeout = peer_timeout
         self.notifier = notifier or store.notifier()
         self._clock = clock
@@ -63,7 +68,12 @@ class Signaling:
     def from_settings(cls, settings: Settings) -> Signaling:
         """Open the store the settings name and serve the protocol over it."""
         store = open_store(settings.store_url, settings.instance_path)
-        return cls(store, ttl=settings.ttl, peer_timeout=settings.peer_timeout)
+        return cls(
+            store,
+            ttl=settings.ttl,
+            peer_timeout=settings.peer_timeout,
+            open_rooms=settings.open_rooms,
+        )
 
     # -- the seed's requests -------------------------------------------------------------
 
@@ -335,8 +345,15 @@ class Signaling:
         if any(member["peer"] == peer for member in slots.values()):
             self._check(room, peer, token, slots)
             return None
+        if any(member.get("open") for member in slots.values()):
+            raise RoomFull("two people are already in a call in this room")
         new_token = secrets.token_urlsafe(TOKEN_BYTES)
         member = {"peer": peer, "seen": self._clock(), "token": _digest(new_token)}
+        # Entering to answer an offer posted without a peer id: that client can neither
+        # enter nor show a token, so the room stays open to it for this member's call.
+        offer = self.store.get(keys.description_key(room, keys.OFFER))
+        if offer is not None and offer["peer"] is None:
+            member["open"] = True
         for slot in SLOTS:
             if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
                 self.notifier.notify(room)  # the one waiting learns that the room filled
@@ -368,7 +385,9 @@ class Signaling:
         """Validate the request's room and caller, drop dead peers, keep the caller's place.
 
         A room with members is private to them: a caller must be a member and show its
-        token (NotAMember otherwise). A room without members serves anyone, as the seed did.
+        token (NotAMember otherwise). A room without members serves anyone, as the seed did;
+        so does a room whose member answers a peer-less client's offer, or any room when
+        ``open_rooms`` is set, to callers without a peer id.
         """
         room = _room_name(room)
         peer = keys.check_peer(peer)
@@ -384,7 +403,7 @@ class Signaling:
                 if refresh and now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
                     self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
                 return room, peer
-        if slots:
+        if slots and not (self.open_rooms or any(m.get("open") for m in slots.values())):
             raise NotAMember(
                 "this room is private to its two members: enter it with a peer id and "
                 "send the token you were given"

@@ -55,6 +55,18 @@ def _count(mapping: Mapping[str, Any], name: str) -> int:
     return value
 
 
+def _flag(mapping: Mapping[str, Any], name: str) -> bool:
+    raw = mapping.get(name)
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+
+
 def _rate_limit(mapping: Mapping[str, Any]) -> str:
     """SIGNAL_RATE_LIMIT as written; "" (or "off") turns limiting off."""
     raw = mapping.get("SIGNAL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
@@ -78,6 +90,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: int = 0
     rate_limit: str = DEFAULT_RATE_LIMIT
+    open_rooms: bool = False
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
@@ -96,4 +109,5 @@ class Settings:
             cors_origins=tuple(origins),
             trusted_proxies=_count(mapping, "SIGNAL_TRUSTED_PROXIES"),
             rate_limit=_rate_limit(mapping),
+            open_rooms=_flag(mapping, "SIGNAL_OPEN_ROOMS"),
         )
