@@ -69,7 +69,7 @@ def test_rooms_our_clients_open_stay_private(signaling):
 
 
 def test_a_page_that_entered_before_the_seed_offer_keeps_its_room_private(signaling):
-    page = member(signaling, "page")
+    member(signaling, "page")
     with pytest.raises(NotAMember):
         signaling.post("r", "offer", OFFER)
 
