@@ -13,8 +13,11 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/api/ice-servers")
 def ice_servers():
-    """ICE servers for ``new RTCPeerConnection({iceServers})``."""
-    return get_ice_servers().get()
+    """ICE servers for ``new RTCPeerConnection({iceServers, iceTransportPolicy})``.
+
+    TURN credentials are made for each request: no cache or proxy may keep them.
+    """
+    return get_ice_servers().get(), {"Cache-Control": "no-store"}
 
 
 @bp.get("/healthz")

@@ -13,6 +13,7 @@ def test_ice_servers_fallback(client):
         "iceServers": [{"urls": "stun:stun.l.google.com:19302"}],
         "source": "fallback",
         "ttl": 30,
+        "iceTransportPolicy": "all",
     }
 
 

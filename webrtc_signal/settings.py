@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,17 @@ DEFAULT_STORE = "sqlite:///signal.sqlite"
 # second (each trickled candidate is posted, then deleted), and two people behind one NAT
 # share an address: 20 per second stalled back-to-back calls in bench/call_setup.py.
 DEFAULT_RATE_LIMIT = "60 per second; 1200 per minute"
+# Lifetime of each TURN credential made from TURN_SECRET: a day, as coturn's examples use. A
+# credential only has to be valid when a call allocates its relay; an allocation then lives on
+# by refreshes, so a long call outlives it.
+DEFAULT_TURN_TTL = 86400
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+# turn:host[:port][?transport=udp|tcp] and turns:..., as RFC 7065 writes them; the host may be
+# a name, an IPv4 address or a bracketed IPv6 address.
+_TURN_URL = re.compile(
+    r"(?P<scheme>turns?):(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
+    r"(?:\?transport=(?P<transport>udp|tcp))?"
+)
 
 
 def instance_path() -> Path:
@@ -75,6 +87,38 @@ def _rate_limit(mapping: Mapping[str, Any]) -> str:
     return str(raw)
 
 
+def _list(raw: Any) -> tuple[str, ...]:
+    """A list setting: a sequence, or one string separated by spaces or commas."""
+    if not raw:
+        return ()
+    if isinstance(raw, str):
+        raw = raw.replace(",", " ").split()
+    return tuple(str(item).strip() for item in raw if str(item).strip())
+
+
+def _turn_urls(mapping: Mapping[str, Any]) -> tuple[str, ...]:
+    urls = _list(mapping.get("TURN_URLS"))
+    for url in urls:
+        match = _TURN_URL.fullmatch(url)
+        if match is None:
+            raise ConfigError(
+                f"TURN_URLS: {url!r} is not a TURN URL; write turn:HOST[:PORT] or "
+                "turns:HOST[:PORT], optionally with ?transport=udp or ?transport=tcp"
+            )
+        port = match["port"]
+        if port is not None and not 0 < int(port) < 65536:
+            raise ConfigError(f"TURN_URLS: {url!r} has no valid port (1-65535)")
+    return urls
+
+
+def _ice_transport_policy(mapping: Mapping[str, Any]) -> str:
+    raw = mapping.get("ICE_TRANSPORT_POLICY") or "all"
+    policy = str(raw).strip().lower()
+    if policy not in ICE_TRANSPORT_POLICIES:
+        raise ConfigError(f"ICE_TRANSPORT_POLICY must be all or relay, got {raw!r}")
+    return policy
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the server; the README's table lists the same names."""
@@ -91,6 +135,27 @@ class Settings:
     trusted_proxies: int = 0
     rate_limit: str = DEFAULT_RATE_LIMIT
     open_rooms: bool = False
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl: int = DEFAULT_TURN_TTL
+    ice_transport_policy: str = "all"
+
+    def __post_init__(self) -> None:
+        # Never the secret's value in a message: only whether it is there.
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            given, missing = (
+                ("TURN_URLS", "TURN_SECRET") if self.turn_urls else ("TURN_SECRET", "TURN_URLS")
+            )
+            raise ConfigError(
+                f"{given} is set but {missing} is not: TURN from your own server needs both "
+                "(the server's URLs, and its static-auth-secret)"
+            )
+        twilio = self.twilio_account_sid and self.twilio_auth_token
+        if self.ice_transport_policy == "relay" and not (self.turn_urls or twilio):
+            raise ConfigError(
+                "ICE_TRANSPORT_POLICY=relay needs a TURN server: set TURN_URLS and TURN_SECRET "
+                "(or the Twilio credentials), or no call can connect"
+            )
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
@@ -110,4 +175,8 @@ class Settings:
             trusted_proxies=_count(mapping, "SIGNAL_TRUSTED_PROXIES"),
             rate_limit=_rate_limit(mapping),
             open_rooms=_flag(mapping, "SIGNAL_OPEN_ROOMS"),
+            turn_urls=_turn_urls(mapping),
+            turn_secret=mapping.get("TURN_SECRET") or None,
+            turn_ttl=int(_number(mapping, "TURN_TTL", DEFAULT_TURN_TTL)),
+            ice_transport_policy=_ice_transport_policy(mapping),
         )
