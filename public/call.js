@@ -16,6 +16,8 @@ import { ApiError, sleep } from "./signaling.js";
 // the room is read again.
 const OFFER_FRESH_MS = 1000;
 const RETRY_MS = 1000;
+// How long an answer to a client without a place in the room may take to connect.
+const UNPLACED_ANSWER_MS = 15000;
 
 export class Call extends EventTarget {
   constructor(signaling, { getMedia = async () => null, PeerConnection } = {}) {
@@ -33,6 +35,7 @@ export class Call extends EventTarget {
     // Settles once our place in the room is given back (a new call waits for it).
     this.left = Promise.resolve();
     this.pendingCandidates = []; // the other side's, come before their description
+    this.peers = 0; // live peers in the room, as the push channel last said
   }
 
   // -- starting --------------------------------------------------------------------------
@@ -104,7 +107,7 @@ export class Call extends EventTarget {
 
   newConnection() {
     // A fresh RTCPeerConnection with our tracks, wired to this call.
-    const pc = new this.PeerConnection({ iceServers: this.iceServers });
+    const pc = new this.PeerConnection(this.configuration());
     this.pc = pc;
     this.dc = null;
     this.role = null;
@@ -114,6 +117,10 @@ export class Call extends EventTarget {
     this.outgoing = []; // our candidates, held until our offer or answer is stored
     this.canSendCandidates = false;
     this.remoteStream = null;
+    // Whether the other person holds a place in the room. A client that sends no peer id
+    // (the seed's) never does: its leaving shows on the connection, not in the count.
+    this.partnerPresent = this.peers >= 2;
+    this.seedPartner = false;
     if (this.localStream) {
       for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     }
@@ -171,6 +178,15 @@ export class Call extends EventTarget {
     this.signaling.deleteOffer().catch((err) => {
       if (this.isCurrent(pc)) console.warn("could not clear the answered offer:", err.message);
     });
+    if (!this.partnerPresent) {
+      // The offer came from a client without a place in the room, so no count tells whether
+      // it is still there: if the call does not connect, it was not (the offer is gone now).
+      this.unplacedTimer = setTimeout(() => {
+        if (this.isCurrent(pc) && !this.everConnected) {
+          this.renegotiate(pc, "Nobody answered from the other side. Waiting again…");
+        }
+      }, UNPLACED_ANSWER_MS);
+    }
   }
 
   async acceptAnswer(pc, answer) {
@@ -224,6 +240,8 @@ export class Call extends EventTarget {
     // this call waits on the server for.
     if (this.ended) return;
     const pc = this.pc;
+    this.peers = peers;
+    if (pc && peers >= 2) this.partnerPresent = true;
     const payloads = candidates.map((item) => item.payload);
     if (!pc || !this.described) {
       this.pendingCandidates.push(...payloads);
@@ -235,9 +253,10 @@ export class Call extends EventTarget {
         if (this.isCurrent(pc)) this.fail(err);
       });
     }
-    if (peers < 2 && pc && this.everConnected) {
+    const partnerGone = peers < 2 && pc && this.partnerPresent;
+    if (partnerGone && this.everConnected) {
       this.end("left");
-    } else if (peers < 2 && pc && this.described) {
+    } else if (partnerGone && this.described) {
       this.renegotiate(pc, "The other person went away before the call connected. Waiting again…");
     } else if (pc && this.role === "initiator" && !this.answered && !answer) {
       this.keepOffer(pc);
@@ -320,9 +339,10 @@ export class Call extends EventTarget {
   }
 
   send(text) {
-    // A chat message; false when the channel is not open.
+    // A chat message; false when the channel is not open. A client of the seed's kind gets
+    // it as plain text, as it sends its own.
     if (!this.dc || this.dc.readyState !== "open") return false;
-    this.dc.send(JSON.stringify({ type: "chat", text }));
+    this.dc.send(this.seedPartner ? text : JSON.stringify({ type: "chat", text }));
     return true;
   }
 
@@ -345,6 +365,7 @@ export class Call extends EventTarget {
     if (!this.dc || this.dc.readyState !== "open") return;
     this.connected = true;
     this.everConnected = true;
+    this.seedPartner = !this.partnerPresent;
     this.status("connected");
   }
 
@@ -366,8 +387,9 @@ export class Call extends EventTarget {
     // `left`. The one who stays after the other left removes only its own signals.
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.unplacedTimer);
     this.signaling.stop();
-    if (reason !== "left" && this.dc && this.dc.readyState === "open") {
+    if (reason !== "left" && !this.seedPartner && this.dc && this.dc.readyState === "open") {
       try {
         this.dc.send(JSON.stringify({ type: "bye" }));
       } catch (err) {
@@ -384,6 +406,28 @@ export class Call extends EventTarget {
       );
     }
     this.emit("end", { reason, error });
+  }
+
+  // -- the connection's configuration, and what video we send ----------------------------
+
+  configuration() {
+    // For new RTCPeerConnection: the ICE servers, and the ICE transport policy when the
+    // signaling client learnt one other than "all" with them ("relay": TURN relays only).
+    const policy = this.signaling.iceTransportPolicy;
+    const config = { iceServers: this.iceServers };
+    if (policy && policy !== "all") config.iceTransportPolicy = policy;
+    return config;
+  }
+
+  async replaceVideo(track) {
+    // Send `track` (a shared screen, or the camera again) instead of the video we send now,
+    // on the same sender: no renegotiation, the other side's picture just changes. False
+    // when this call sends no video (no camera, or no connection).
+    const pc = this.pc;
+    const sender = pc && pc.getSenders().find((s) => s.track && s.track.kind === "video");
+    if (!sender) return false;
+    await sender.replaceTrack(track);
+    return this.isCurrent(pc);
   }
 
   // -- helpers ---------------------------------------------------------------------------
