@@ -6,7 +6,7 @@ N clients each hold a `GET /signal?...&wait=30` open in rooms of their own; then
 room, one reader long-polls and one writer posts. A long-poll pins a thread for its whole
 wait, so a server with fewer threads than waiting clients cannot even read the post: the
 relay times out. The last rows start the production command the docs recommend, exactly as
-written (port aside), and check it serves the page and relays over a long-poll.
+written (port aside), and check it serves the page and relays over the page's push channel.
 """
 
 from __future__ import annotations
@@ -75,16 +75,17 @@ def hold_row(mode: str, held: int, timeout: float) -> Row:
 
 
 def recipe_rows(quick: bool = False, errors: list[str] | None = None) -> list[Row]:
-    """Start the recommended command and check the page, the health check and a long-poll."""
+    """Start the recommended command and check the page, the health check and a relay over
+    the push channel."""
     with Server("gevent", limits=True) as server:
         status, body, ctype = server.get("/")
         health = server.get("/healthz")[0]
-        # The rate limits are on, as in production (default 20 writes a second per address,
-        # and every relay writes twice): one relay every 0.15 s stays under them.
+        # The rate limits are on, as in production (default 20 writes a second per address;
+        # a relay writes once, its read is a GET): one relay every 0.15 s stays under them.
         relay = asyncio.run(
             measure(
                 server.port,
-                "long-poll",
+                "events",
                 RECIPE_RELAYS // 2 if quick else RECIPE_RELAYS,
                 warmup=0,
                 pause=RECIPE_PAUSE,
@@ -105,7 +106,7 @@ def recipe_rows(quick: bool = False, errors: list[str] | None = None) -> list[Ro
         ("  GET /", f"{status} {ctype.split(';')[0]}, {len(body)} bytes"),
         ("  GET /healthz", str(health)),
         (
-            "  long-poll relay",
+            "  events relay",
             f"{len(lat)} msgs, p50 {ms(pct(lat, 50))}, errors {len(relay.errors)}",
         ),
         ("  check", "ok" if ok else "FAILED"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import redis_server, throughput
+from bench import redis_server, relay, throughput
 from bench.__main__ import collect, main, parse
 from bench.common import print_table
 
@@ -27,9 +27,9 @@ def no_redis_left():
     redis_server.stop_shared()
 
 
-def cells(row: tuple[str, ...]) -> dict[str, str]:
-    """A throughput row by column."""
-    return dict(zip(throughput.HEADER, row, strict=True))
+def cells(row: tuple[str, ...], header: tuple[str, ...] = throughput.HEADER) -> dict[str, str]:
+    """A throughput (or relay) row by column."""
+    return dict(zip(header, row, strict=True))
 
 
 def assert_calls_complete(row: tuple[str, ...], pairs: int = 4) -> None:
@@ -38,8 +38,19 @@ def assert_calls_complete(row: tuple[str, ...], pairs: int = 4) -> None:
     calls, delivered = int(cell["calls"].split()[0]), int(cell["delivered"].split()[0])
     assert calls >= pairs
     assert delivered == calls * 26  # offer, answer, 12 candidates each way
+    assert cell["of sent"] == "100.00%"
     assert cell["errors"] == "errors 0"
+    assert cell["server cpu / msg"].endswith(" ms")
     assert cell["cpu: server / clients / other"].endswith("%")
+
+
+def assert_relayed(row: tuple[str, ...], sent: str | None = None) -> None:
+    """A relay row with every message relayed and the server's cpu for each."""
+    cell = cells(row, relay.HEADER)
+    assert cell["errors"] == "errors 0"
+    assert cell["server cpu"].endswith(" ms / msg")
+    if sent is not None:
+        assert cell["sent"] == sent
 
 
 def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
@@ -55,29 +66,32 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
         "7. the production recipe",
     ]
 
-    relay = sections[RELAY]
-    assert [row[:2] for row in relay[1:]] == [
+    light = sections[RELAY]
+    assert light[0] == relay.HEADER
+    assert [row[:2] for row in light[1:]] == [
         ("  gevent", "interval 500 ms"),
-        ("  gevent", "long-poll wait=10"),
+        ("  gevent", "events, held"),
     ]
-    assert all(row[-1] == "errors 0" for row in relay[1:])
+    for row in light[1:]:
+        assert_relayed(row)
 
     load = sections[THROUGHPUT]
     assert load[0] == throughput.HEADER
     assert [row[:3] for row in load[1:]] == [
         ("  gevent", "interval 500 ms", "8 clients"),
-        ("  gevent", "long-poll wait=10", "8 clients"),
+        ("  gevent", "events, held", "8 clients"),
     ]
     for row in load[1:]:
         assert row[3] == "paced 1,000 msg/s"
         assert_calls_complete(row)
         assert cells(row)["of it redis"] == ""
-        assert cells(row)["connections per process"] == "32"  # 8 clients, 4 each, 1 worker
+    # 8 clients on 1 worker: 4 connections a tab polling, 3 on the push channel.
+    assert [cells(row)["connections per process"] for row in load[1:]] == ["32", "24"]
 
     memory = sections["5. server memory, idle and at its peak during 2 (MiB)"]
     assert [row[:2] for row in memory[1:]] == [
         ("  gevent", "interval 500 ms"),
-        ("  gevent", "long-poll wait=10"),
+        ("  gevent", "events, held"),
     ]
     for row in memory[1:]:
         idle_rss, all_rss, all_pss = (float(cell.removesuffix(" MiB")) for cell in row[2:5])
@@ -105,23 +119,22 @@ def test_redis_rows_relay_across_two_processes_and_complete_every_call(no_redis_
     sections = dict(collect(parse([*TINY_REDIS, "--only", "relay,throughput"]), errors))
     assert errors == []
 
-    relay = sections[RELAY]
+    light = sections[RELAY]
     # Two workers: the writer's connection is placed in the other process than the reader's,
     # so every wake-up crosses processes through Redis pub/sub.
-    assert [row[:2] for row in relay[1:]] == [("  redis2, across processes", "long-poll wait=10")]
-    assert relay[1][2] == "5 msgs"
-    assert relay[1][-1] == "errors 0"
+    assert [row[:2] for row in light[1:]] == [("  redis2, across processes", "events, held")]
+    assert_relayed(light[1], sent="5 msgs")
 
     load = sections[THROUGHPUT]
     assert [row[:4] for row in load[1:]] == [
-        ("  redis2", "long-poll wait=10", "8 clients", "back to back"),
-        ("  redis2", "long-poll wait=10", "8 clients", "paced 1,000 msg/s"),
+        ("  redis2", "events, held", "8 clients", "back to back"),
+        ("  redis2", "events, held", "8 clients", "paced 1,000 msg/s"),
     ]
     for row in load[1:]:
         assert_calls_complete(row)
         assert cells(row)["of it redis"].endswith("%")
         held = [int(n) for n in cells(row)["connections per process"].split(" + ")]
-        assert len(held) == 2 and sum(held) == 32  # 8 clients with 4 connections each
+        assert len(held) == 2 and sum(held) == 24  # 8 clients with 3 connections each
 
     # The bench's redis-server stops with the run (python -m bench stops it in a finally).
     pid = redis_server.pid()
