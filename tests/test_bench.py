@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import redis_server, relay, throughput
-from bench.__main__ import collect, main, parse
+from bench.__main__ import TARGETS, collect, main, parse
 from bench.common import print_table
 
 TINY = ["--quick", "--mode", "gevent", "--pairs", "4", "--duration", "1", "--samples", "5"]
@@ -64,6 +64,7 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
         "5. server memory, idle and at its peak during 2 (MiB)",
         "6. serving: relay while many long-polls wait",
         "7. the production recipe",
+        TARGETS,
     ]
 
     light = sections[RELAY]
@@ -110,6 +111,19 @@ def test_relay_throughput_memory_and_serving_on_a_tiny_load(capsys):
     assert recipe["  GET /healthz"] == "200"
     assert recipe["  check"] == "ok"
 
+    # The targets, checked against the recipe's rows of 1 and 2 (met or not: timing varies).
+    targets = sections[TARGETS]
+    assert [row[0] for row in targets[1:]] == [
+        "  relay p50, gevent",
+        "  delivered, gevent, 8 clients, paced 1,000 msg/s",
+        "  rate, gevent, 8 clients, paced 1,000 msg/s",
+        "  p99, gevent, 8 clients, paced 1,000 msg/s",
+        "  errors, gevent, 8 clients, paced 1,000 msg/s",
+        "  server cpu / msg, gevent, 8 clients, paced 1,000 msg/s",
+    ]
+    assert all(row[3] in ("met", "missed") for row in targets[1:])
+    assert targets[5][1:] == ("0", "0", "met")  # no errors
+
     print_table(list(sections.items()))
     assert "errors 0" in capsys.readouterr().out
 
@@ -135,6 +149,7 @@ def test_redis_rows_relay_across_two_processes_and_complete_every_call(no_redis_
         assert cells(row)["of it redis"].endswith("%")
         held = [int(n) for n in cells(row)["connections per process"].split(" + ")]
         assert len(held) == 2 and sum(held) == 24  # 8 clients with 3 connections each
+    assert TARGETS not in sections  # the targets are the one-process recipe's
 
     # The bench's redis-server stops with the run (python -m bench stops it in a finally).
     pid = redis_server.pid()
