@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_app import create_app
-from webrtc_signal import keys
+from webrtc_signal import keys, protocol
 
 CANDIDATES = 6
 SAMPLES = 2000
@@ -39,12 +39,12 @@ def fill(store, rooms: int) -> None:
         ]
         items += [
             (keys.description_key(room, kind), {"payload": {"sdp": "x" * 2000}})
-            for kind in keys.DESCRIPTION_TYPES
+            for kind in protocol.DESCRIPTION_TYPES
         ]
         record = {"payload": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}
         items += [
             (keys.new_candidate_key(room, sent_as), record)
-            for sent_as in keys.CANDIDATES_FOR
+            for sent_as in protocol.CANDIDATES_FOR
             for _ in range(CANDIDATES)
         ]
         store.set_many(items, 300)

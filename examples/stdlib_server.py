@@ -1,10 +1,11 @@
-"""The signaling protocol served by the standard library alone: no Flask, no framework.
+"""The signaling API served by the standard library alone: no Flask, no framework.
 
     SIGNAL_STORE=sqlite:////tmp/signal.sqlite python examples/stdlib_server.py 8080
 
-It speaks the same /signal and /room requests as the Flask app (see docs/protocol.md),
-tokens included: a peer id without an X-Peer-Token header enters the room and gets one.
-This is how another Python program embeds webrtc_signal.
+Every request of docs/protocol.md (``/signal``, ``/room``, ``/events``, ``/waiting``, tokens
+included) is answered by ``webrtc_signal.handle``: this file only moves bytes between
+``http.server`` and it, so it serves the same API as the Flask app by construction. This is
+how another Python program embeds webrtc_signal. (It serves no page and no ICE servers.)
 """
 
 from __future__ import annotations
@@ -15,67 +16,50 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from webrtc_signal import Conflict, InvalidRequest, NotAMember, Settings, SignalError, Signaling
-
-STATUS = {InvalidRequest: 400, NotAMember: 403, Conflict: 409}
+from webrtc_signal import Request, Settings, Signaling, handle
+from webrtc_signal.protocol import MAX_BODY, TOKEN_HEADER
+from webrtc_signal.routes import body_too_large
 
 
 def make_handler(signaling: Signaling) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to one Signaling service."""
 
     class Handler(BaseHTTPRequestHandler):
-        issued: str | None = None
+        protocol_version = "HTTP/1.1"  # keep-alive, as browsers expect
 
-        def _answer(self, status: int, body: object) -> None:
+        def _send(self, status: int, body: object, token: str | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
-            if self.issued:  # a peer that just entered the room gets its token
-                self.send_header("X-Peer-Token", self.issued)
+            if token:  # a peer that just entered the room gets its token
+                self.send_header(TOKEN_HEADER, token)
+                self.send_header("Cache-Control", "no-store")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
-        def _handle(self) -> None:
-            url = urlsplit(self.path)
-            query = dict(parse_qsl(url.query))
+        def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length)) if length else {}
-                if not isinstance(body, dict):
-                    raise InvalidRequest("the request body must be a JSON object")
-                params = {**query, **body}
-                room, peer = params.get("room"), params.get("peer")
-                token = self.headers.get("X-Peer-Token")
-                if peer and not token and "key" not in params:
-                    token = self.issued = signaling.enter(room, peer)
-                who = {"peer": peer, "token": token}
-                if (self.command, url.path) == ("GET", "/room"):
-                    self._answer(200, signaling.presence(room, **who))
-                elif url.path != "/signal":
-                    self._answer(404, {"error": "not_found", "message": url.path})
-                elif self.command == "GET":
-                    result = signaling.read(room, params.get("type"), **who)
-                    if isinstance(result, list):
-                        self._answer(200, result)
-                    else:
-                        self._answer(200, {"type": params["type"], "payload": result})
-                elif self.command == "POST":
-                    key = signaling.post(room, params.get("type"), params.get("payload"), **who)
-                    self._answer(201, {"key": list(key)})
-                elif "key" in params:
-                    self._answer(200, {"deleted": signaling.delete_key(params["key"], **who)})
-                elif "type" in params:
-                    self._answer(200, {"deleted": signaling.delete(room, params["type"], **who)})
-                else:
-                    self._answer(200, {"deleted": signaling.hang_up(room, **who)})
-            except json.JSONDecodeError:
-                self._answer(400, {"error": "invalid_request", "message": "body is not JSON"})
-            except SignalError as exc:
-                status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 503)
-                self._answer(status, {"error": exc.code, "message": exc.message})
+            if length > MAX_BODY:  # refused before it is read
+                self.close_connection = True
+                refusal = body_too_large()
+                self._send(refusal.status, refusal.body)
+                return
+            url = urlsplit(self.path)
+            answer = handle(
+                signaling,
+                Request(
+                    self.command,
+                    url.path,
+                    dict(parse_qsl(url.query)),
+                    self.rfile.read(length),
+                    self.headers.get("Content-Type"),
+                    self.headers.get(TOKEN_HEADER),
+                ),
+            )
+            self._send(answer.status, answer.body, answer.token)
 
-        do_GET = do_POST = do_DELETE = _handle
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
     return Handler
 
@@ -83,7 +67,9 @@ def make_handler(signaling: Signaling) -> type[BaseHTTPRequestHandler]:
 def serve(port: int = 8080, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """A server for the settings in the environment (not yet serving: call serve_forever)."""
     signaling = Signaling.from_settings(Settings.from_mapping(os.environ))
-    return ThreadingHTTPServer((host, port), make_handler(signaling))
+    server = ThreadingHTTPServer((host, port), make_handler(signaling))
+    server.daemon_threads = True  # held requests do not keep the process alive
+    return server
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webrtc_signal.protocol import MAX_BODY, TOKEN_HEADER
 from webrtc_signal.settings import instance_path
 
 # Settings read from the environment (and .env); the README's table describes each.
@@ -30,20 +31,19 @@ SETTING_NAMES = (
     "SIGNAL_RATE_LIMIT",
     "SIGNAL_OPEN_ROOMS",
 )
-MAX_BODY = 64 * 1024
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the app: settings from the environment, then ``test_config``."""
     app = Flask(__name__, instance_path=str(instance_path()), static_folder=None)
     app.config.from_mapping(
-        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_CONTENT_LENGTH=MAX_BODY,  # refused before it is read
         **{name: os.environ[name] for name in SETTING_NAMES if name in os.environ},
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import api, errors, limits, public, security, signal, signaling
+    from . import api, errors, limits, public, routes, security, signaling
 
     signaling.init_app(app)
     errors.init_app(app)
@@ -52,13 +52,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app, settings)
     # Same origin only unless CORS_ORIGINS lists others.
     if settings.cors_origins:
-        CORS(app, origins=list(settings.cors_origins), expose_headers=[signal.TOKEN_HEADER])
+        CORS(app, origins=list(settings.cors_origins), expose_headers=[TOKEN_HEADER])
     if settings.trusted_proxies:
         # Behind N reverse proxies, the client's address (for rate limits and logs) and the
         # scheme come from their X-Forwarded-* headers; without proxies those are not trusted.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    app.register_blueprint(signal.bp)
+    app.register_blueprint(routes.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     return app

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from webrtc_signal import Conflict, InvalidRequest, NotAMember, SignalError, StoreUnavailable
-
-STATUS = {InvalidRequest: 400, NotAMember: 403, Conflict: 409, StoreUnavailable: 503}
+from webrtc_signal import SignalError
+from webrtc_signal.routes import body_too_large
 
 
 def handle_http_error(exc: HTTPException):
@@ -22,13 +21,19 @@ def handle_http_error(exc: HTTPException):
     return response
 
 
+def handle_too_large(_exc: RequestEntityTooLarge):
+    """A body over MAX_CONTENT_LENGTH, refused before it was read, as the API words it."""
+    refusal = body_too_large()
+    return refusal.body, refusal.status
+
+
 def handle_signal_error(exc: SignalError):
     """A core error as JSON with the status its class stands for."""
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
-    return {"error": exc.code, "message": exc.message}, status
+    return {"error": exc.code, "message": exc.message}, exc.status
 
 
 def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(SignalError, handle_signal_error)

@@ -390,7 +390,7 @@ def test_the_end_of_candidates_marker_is_a_candidate(signaling):
 
 
 def test_unread_candidates_are_capped_per_side(signaling):
-    from webrtc_signal.rooms import MAX_CANDIDATES
+    from webrtc_signal.protocol import MAX_CANDIDATES
 
     signaling.post_candidates("r", "candidate_initiator", [CAND] * 50)
     signaling.post_candidates("r", "candidate_initiator", [CAND] * (MAX_CANDIDATES - 50))

@@ -6,9 +6,13 @@ Serve it from any Python program::
 
     signaling = Signaling.from_settings(Settings.from_mapping(os.environ))
     signaling.post("my-room", "offer", {"type": "offer", "sdp": "..."}, peer="a1b2c3")
+
+or serve its whole HTTP API from any web server with ``handle(signaling, Request(...))``
+(``webrtc_signal.routes``).
 """
 
 from .errors import (
+    BodyTooLarge,
     ConfigError,
     Conflict,
     InvalidRequest,
@@ -18,16 +22,19 @@ from .errors import (
     SignalError,
     StoreUnavailable,
     TooManySignals,
+    UnsupportedBody,
 )
 from .ice import IceServers
-from .keys import DEFAULT_ROOM, SIGNAL_TYPES
+from .protocol import DEFAULT_ROOM, SIGNAL_TYPES
 from .rooms import Signaling
+from .routes import Request, Response, handle
 from .settings import Settings
 from .store import MemoryStore, SqliteStore, Store, open_store
 
 __all__ = [
     "DEFAULT_ROOM",
     "SIGNAL_TYPES",
+    "BodyTooLarge",
     "ConfigError",
     "Conflict",
     "IceServers",
@@ -35,6 +42,8 @@ __all__ = [
     "MemoryStore",
     "NotAMember",
     "OfferExists",
+    "Request",
+    "Response",
     "RoomFull",
     "Settings",
     "SignalError",
@@ -43,5 +52,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TooManySignals",
+    "UnsupportedBody",
+    "handle",
     "open_store",
 ]

@@ -43,19 +43,19 @@ from .errors import (
     StoreUnavailable,
     TooManySignals,
 )
-from .keys import (
+from .keys import check_peer, check_room
+from .protocol import (
     ANSWER,
     CANDIDATE_INITIATOR,
     CANDIDATE_RECEIVER,
     DEFAULT_ROOM,
+    MAX_BATCH,
     OFFER,
-    check_peer,
-    check_room,
+    TOKEN_HEADER,
 )
 
 log = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-Peer-Token"
 # Peer ids as the page makes them: 22 symbols of a 64-symbol alphabet (132 bits).
 PEER_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 PEER_ID_LENGTH = 22
@@ -66,8 +66,6 @@ WAIT_S = 20.0
 RETRY_S = 1.0
 # Seconds to connect, and to get an answer beyond a long-poll's own wait.
 TIMEOUT_S = 10.0
-# Candidates or keys per request (the server takes up to 50).
-BATCH = 50
 
 Side = Literal["initiator", "receiver"]
 Key = list[str]
@@ -167,7 +165,7 @@ def parse_events(body: object) -> Events:
     return Events(peers, answer, parse_signals(body.get("candidates")), cursor)
 
 
-def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+def batches(items: Sequence[Any], size: int = MAX_BATCH) -> Iterator[Sequence[Any]]:
     """``items`` in slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -1,4 +1,4 @@
-"""Pure functions for the seed's key layout: rooms, signal types and store keys.
+"""Pure functions for the seed's key layout: checking rooms, types and payloads; store keys.
 
 Keys are tuples of strings, ``("webrtc_signal", room, kind, ...)``, as in the seed's Deno KV
 layout; they travel over HTTP as JSON arrays.
@@ -11,29 +11,16 @@ import uuid
 from collections.abc import Sequence
 
 from .errors import InvalidRequest
-
-NAMESPACE = "webrtc_signal"
-DEFAULT_ROOM = "default-room"
-
-OFFER = "offer"
-ANSWER = "answer"
-CANDIDATE_INITIATOR = "candidate_initiator"
-CANDIDATE_RECEIVER = "candidate_receiver"
-SIGNAL_TYPES = (OFFER, ANSWER, CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
-DESCRIPTION_TYPES = (OFFER, ANSWER)
-CANDIDATE_TYPES = (CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
-
-# A candidate sent *by* the initiator is stored *for* the receiver, and the other way round;
-# reading type T returns what the peer of role T sent.
-CANDIDATES_FOR = {
-    CANDIDATE_INITIATOR: "candidates_for_receiver",
-    CANDIDATE_RECEIVER: "candidates_for_initiator",
-}
-PEERS = "peers"
+from .protocol import (
+    CANDIDATES_FOR,
+    DESCRIPTION_TYPES,
+    MAX_NESTING,
+    NAMESPACE,
+    PEERS,
+    SIGNAL_TYPES,
+)
 
 Key = tuple[str, ...]
-# A session description or a candidate is a flat object; a little room for extensions.
-MAX_NESTING = 8
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")

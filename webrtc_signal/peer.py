@@ -52,7 +52,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .client import RETRY_S, WAIT_S, Events, ServerUnreachable, Side, Signal, SignalingClient
 from .errors import InvalidRequest, OfferExists, RoomFull, SignalError, StoreUnavailable
-from .keys import DEFAULT_ROOM, check_room
+from .keys import check_room
+from .protocol import DEFAULT_ROOM
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

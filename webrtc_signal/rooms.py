@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import keys
+from . import keys, protocol
 from .errors import InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals
 from .keys import Key
 from .notify import Listener, Notifier
@@ -22,15 +22,6 @@ SLOTS = (0, 1)
 SEEN_RESOLUTION = 1.0
 # Expired entries are purged by a write at most this often (or every TTL, when shorter).
 PURGE_INTERVAL = 60.0
-# The longest a read may wait for a signal, and the most candidates one request may carry.
-MAX_WAIT = 30.0
-MAX_BATCH = 50
-# Bytes of randomness in a member's token (it travels base64url-encoded).
-TOKEN_BYTES = 24
-# Candidates of one side that may wait unread in a room: a real call trickles a few dozen.
-MAX_CANDIDATES = 100
-# Bytes of randomness in an events cursor: it names one answer of :meth:`Signaling.events`.
-CURSOR_BYTES = 6
 
 
 class Signaling:
@@ -86,14 +77,14 @@ class Signaling:
         token: str | None = None,
     ) -> Key:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
-        if signal_type in keys.CANDIDATE_TYPES:
+        if signal_type in protocol.CANDIDATE_TYPES:
             return self.post_candidates(room, signal_type, [payload], peer, token)[0]
         room, peer = self._check(room, peer, token)
         keys.check_type(signal_type)
         record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
         self._maybe_purge()
         key = keys.description_key(room, signal_type)
-        if signal_type == keys.ANSWER:
+        if signal_type == protocol.ANSWER:
             self.store.set(key, record, self.ttl)
         elif not self.store.create(key, record, self.ttl):
             # A peer may replace its own offer (an ICE restart, a retried request).
@@ -114,9 +105,9 @@ class Signaling:
     ) -> list[Key]:
         """Store several candidates of one side in one step; their keys, in order."""
         room, peer = self._check(room, peer, token)
-        keys.check_type(signal_type, keys.CANDIDATE_TYPES)
-        if not isinstance(payloads, list) or not 0 < len(payloads) <= MAX_BATCH:
-            raise InvalidRequest(f"payloads must be a list of 1-{MAX_BATCH} candidates")
+        keys.check_type(signal_type, protocol.CANDIDATE_TYPES)
+        if not isinstance(payloads, list) or not 0 < len(payloads) <= protocol.MAX_BATCH:
+            raise InvalidRequest(f"payloads must be a list of 1-{protocol.MAX_BATCH} candidates")
         items = [
             (
                 keys.new_candidate_key(room, signal_type),
@@ -125,9 +116,9 @@ class Signaling:
             for p in payloads
         ]
         waiting = self.store.count(keys.candidates_prefix(room, signal_type))
-        if waiting + len(items) > MAX_CANDIDATES:
+        if waiting + len(items) > protocol.MAX_CANDIDATES:
             raise TooManySignals(
-                f"at most {MAX_CANDIDATES} candidates of one side may wait in a room; "
+                f"at most {protocol.MAX_CANDIDATES} candidates of one side may wait in a room; "
                 f"{waiting} are waiting: read and delete them first"
             )
         self._maybe_purge()
@@ -153,9 +144,7 @@ class Signaling:
         keys.check_type(signal_type)
         if wait is None:
             return self._read(room, signal_type)
-        if not 0 < wait <= MAX_WAIT:
-            raise InvalidRequest(f"wait must be more than 0 and at most {MAX_WAIT:g} seconds")
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + _check_hold(wait)
         # Listen before the first read: a post landing between read and wait still wakes us.
         with self.notifier.listen(room) as listener:
             while True:
@@ -196,8 +185,8 @@ class Signaling:
         room, peer = self._check(room, peer, token, slots)
         if peer is None:
             raise InvalidRequest("events are for members: send your peer id and token")
-        if wait is not None and not 0 < wait <= MAX_WAIT:
-            raise InvalidRequest(f"wait must be more than 0 and at most {MAX_WAIT:g} seconds")
+        if wait is not None:
+            _check_hold(wait)
         slot, member = _member(slots, peer)
         if cursor is not None and cursor == member.get("cursor"):
             self.store.delete_many([tuple(key) for key in member.get("delivered", ())])
@@ -216,7 +205,7 @@ class Signaling:
             member = {
                 **member,
                 "seen": max(member["seen"], arrived),
-                "cursor": secrets.token_urlsafe(CURSOR_BYTES) if delivered else None,
+                "cursor": secrets.token_urlsafe(protocol.CURSOR_BYTES) if delivered else None,
                 "delivered": delivered,
             }
             self.store.set(keys.peer_key(room, slot), member, self.ttl)
@@ -233,9 +222,9 @@ class Signaling:
         for key, record in self.store.list(keys.room_prefix(room)):
             if record.get("peer") == peer:
                 continue
-            if key[2] == keys.ANSWER:
+            if key[2] == protocol.ANSWER:
                 answer = (key, record)
-            elif key[2] in keys.CANDIDATES_FOR.values():
+            elif key[2] in protocol.CANDIDATES_FOR.values():
                 candidates.append((key, record))
         return answer, candidates
 
@@ -256,7 +245,7 @@ class Signaling:
         return slots
 
     def _read(self, room: str, signal_type: str) -> Any:
-        if signal_type in keys.DESCRIPTION_TYPES:
+        if signal_type in protocol.DESCRIPTION_TYPES:
             record = self.store.get(keys.description_key(room, signal_type))
             return None if record is None else record["payload"]
         return [
@@ -269,7 +258,7 @@ class Signaling:
     ) -> int:
         """Remove the room's offer or answer; the number removed (0 or 1)."""
         room, peer = self._check(room, peer, token)
-        signal_type = keys.check_type(signal_type, keys.DESCRIPTION_TYPES)
+        signal_type = keys.check_type(signal_type, protocol.DESCRIPTION_TYPES)
         return int(self.store.delete(keys.description_key(room, signal_type)))
 
     def delete_key(self, key: object, peer: str | None = None, token: str | None = None) -> int:
@@ -282,8 +271,8 @@ class Signaling:
         self, key_list: object, peer: str | None = None, token: str | None = None
     ) -> int:
         """Remove several signals by their keys; the number removed."""
-        if not isinstance(key_list, list) or not 0 < len(key_list) <= MAX_BATCH:
-            raise InvalidRequest(f"keys must be a list of 1-{MAX_BATCH} signal keys")
+        if not isinstance(key_list, list) or not 0 < len(key_list) <= protocol.MAX_BATCH:
+            raise InvalidRequest(f"keys must be a list of 1-{protocol.MAX_BATCH} signal keys")
         parsed = [keys.parse_signal_key(key) for key in key_list]
         rooms = {key[1] for key in parsed}
         if len(rooms) > 1:
@@ -295,10 +284,10 @@ class Signaling:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
         room, peer = self._check(room, peer, token)
         removed = self.store.delete_many(
-            [keys.description_key(room, kind) for kind in keys.DESCRIPTION_TYPES]
+            [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
         ) + sum(
             self.store.delete_prefix(keys.candidates_prefix(room, kind))
-            for kind in keys.CANDIDATES_FOR
+            for kind in protocol.CANDIDATES_FOR
         )
         if peer is not None:
             self._free_slot(room, peer)
@@ -325,7 +314,7 @@ class Signaling:
         Not a member's view, so not served over HTTP.
         """
         room = keys.check_room(room)
-        kinds = [*keys.DESCRIPTION_TYPES, *keys.CANDIDATES_FOR.values()]
+        kinds = [*protocol.DESCRIPTION_TYPES, *protocol.CANDIDATES_FOR.values()]
         stored = [key[2] for key, _ in self.store.list(keys.room_prefix(room))]
         return {"peers": len(self._live_slots(room)), **{k: stored.count(k) for k in kinds}}
 
@@ -347,11 +336,11 @@ class Signaling:
             return None
         if any(member.get("open") for member in slots.values()):
             raise RoomFull("two people are already in a call in this room")
-        new_token = secrets.token_urlsafe(TOKEN_BYTES)
+        new_token = secrets.token_urlsafe(protocol.TOKEN_BYTES)
         member = {"peer": peer, "seen": self._clock(), "token": _digest(new_token)}
         # Entering to answer an offer posted without a peer id: that client can neither
         # enter nor show a token, so the room stays open to it for this member's call.
-        offer = self.store.get(keys.description_key(room, keys.OFFER))
+        offer = self.store.get(keys.description_key(room, protocol.OFFER))
         if offer is not None and offer["peer"] is None:
             member["open"] = True
         for slot in SLOTS:
@@ -439,7 +428,7 @@ class Signaling:
             [
                 key
                 for key, record in self.store.list(keys.room_prefix(room))
-                if key[2] != keys.PEERS and record.get("peer") == peer
+                if key[2] != protocol.PEERS and record.get("peer") == peer
             ]
         )
 
@@ -466,13 +455,20 @@ class Signaling:
         if room is not None:
             room = keys.check_room(room)
             return {room: self.store.delete_prefix(keys.room_prefix(room))}
-        rooms = {key[1] for key, _ in self.store.list((keys.NAMESPACE,))}
+        rooms = {key[1] for key, _ in self.store.list((protocol.NAMESPACE,))}
         return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}
 
 
 def _room_name(room: object) -> str:
     """The request's room, checked; the seed's default room when it names none."""
-    return keys.check_room(keys.DEFAULT_ROOM if room is None else room)
+    return keys.check_room(protocol.DEFAULT_ROOM if room is None else room)
+
+
+def _check_hold(wait: float) -> float:
+    """``wait``, if a request may be held that long; else InvalidRequest."""
+    if not 0 < wait <= protocol.MAX_WAIT:
+        raise InvalidRequest(f"wait must be more than 0 and at most {protocol.MAX_WAIT:g} seconds")
+    return wait
 
 
 def _member(
