@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import free_port, room_state
 from webrtc_signal import (
+    BodyTooLarge,
     Conflict,
     InvalidRequest,
     NotAMember,
@@ -23,6 +24,7 @@ from webrtc_signal import (
     SignalError,
     StoreUnavailable,
     TooManySignals,
+    UnsupportedBody,
 )
 from webrtc_signal.client import (
     PEER_ID_ALPHABET,
@@ -73,7 +75,9 @@ def test_new_peer_ids_look_like_the_pages():
         (409, {"error": "too_many_signals", "message": "read first"}, TooManySignals),
         (503, {"error": "store_unavailable", "message": "down"}, StoreUnavailable),
         (409, {"error": "something_new", "message": "?"}, Conflict),
-        (413, {"error": "request_entity_too_large", "message": "big"}, InvalidRequest),
+        (413, {"error": "request_entity_too_large", "message": "big"}, BodyTooLarge),
+        (415, {"error": "unsupported_media_type", "message": "json"}, UnsupportedBody),
+        (413, None, BodyTooLarge),
         (503, None, StoreUnavailable),
         (500, None, SignalError),
     ],

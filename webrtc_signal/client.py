@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .errors import (
+    BodyTooLarge,
     Conflict,
     InvalidRequest,
     NotAMember,
@@ -42,6 +43,7 @@ from .errors import (
     SignalError,
     StoreUnavailable,
     TooManySignals,
+    UnsupportedBody,
 )
 from .keys import check_peer, check_room
 from .protocol import (
@@ -69,19 +71,30 @@ TIMEOUT_S = 10.0
 
 Side = Literal["initiator", "receiver"]
 Key = list[str]
-# Error codes the server sends, and the core exception each stands for.
-ERRORS_BY_CODE: dict[str, type[SignalError]] = {
-    cls.code: cls
-    for cls in (InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals, StoreUnavailable)
-}
-# Statuses without a known code (a proxy's page, werkzeug's 413 or 415).
+# The core exceptions a refusal can stand for: by the error code the server sends, else (a
+# proxy's page, say) by the status alone.
+_REFUSALS = (
+    InvalidRequest,
+    BodyTooLarge,
+    UnsupportedBody,
+    NotAMember,
+    Conflict,
+    OfferExists,
+    RoomFull,
+    TooManySignals,
+    StoreUnavailable,
+)
+ERRORS_BY_CODE: dict[str, type[SignalError]] = {cls.code: cls for cls in _REFUSALS}
 ERRORS_BY_STATUS: dict[int, type[SignalError]] = {
-    400: InvalidRequest,
-    403: NotAMember,
-    409: Conflict,
-    413: InvalidRequest,
-    415: InvalidRequest,
-    503: StoreUnavailable,
+    cls.status: cls
+    for cls in (
+        InvalidRequest,
+        BodyTooLarge,
+        UnsupportedBody,
+        NotAMember,
+        Conflict,
+        StoreUnavailable,
+    )
 }
 
 
