@@ -79,7 +79,7 @@ class Signaling:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
         if signal_type in protocol.CANDIDATE_TYPES:
             return self.post_candidates(room, signal_type, [payload], peer, token)[0]
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         keys.check_type(signal_type)
         record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
         self._maybe_purge()
@@ -104,7 +104,7 @@ class Signaling:
         token: str | None = None,
     ) -> list[Key]:
         """Store several candidates of one side in one step; their keys, in order."""
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         keys.check_type(signal_type, protocol.CANDIDATE_TYPES)
         if not isinstance(payloads, list) or not 0 < len(payloads) <= protocol.MAX_BATCH:
             raise InvalidRequest(f"payloads must be a list of 1-{protocol.MAX_BATCH} candidates")
@@ -140,7 +140,7 @@ class Signaling:
         each as ``{"key": [...], "payload": {...}}``. With ``wait`` (0 < wait <= 30 seconds)
         an empty answer is held back until a matching signal is posted or the time is up.
         """
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         keys.check_type(signal_type)
         if wait is None:
             return self._read(room, signal_type)
@@ -182,7 +182,7 @@ class Signaling:
         arrived = self._clock()
         room = _room_name(room)
         slots = self._live_slots(room)
-        room, peer = self._check(room, peer, token, slots)
+        room, peer = self._admit(room, peer, token, slots)
         if peer is None:
             raise InvalidRequest("events are for members: send your peer id and token")
         if wait is not None:
@@ -241,7 +241,7 @@ class Signaling:
         listener.wait(min(remaining, self.peer_timeout / 3))
         slots = self._live_slots(room)
         if peer is not None:
-            self._check(room, peer, token, slots, refresh=False)
+            self._authorise(slots, peer, token)
         return slots
 
     def _read(self, room: str, signal_type: str) -> Any:
@@ -257,14 +257,14 @@ class Signaling:
         self, room: str, signal_type: str, peer: str | None = None, token: str | None = None
     ) -> int:
         """Remove the room's offer or answer; the number removed (0 or 1)."""
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         signal_type = keys.check_type(signal_type, protocol.DESCRIPTION_TYPES)
         return int(self.store.delete(keys.description_key(room, signal_type)))
 
     def delete_key(self, key: object, peer: str | None = None, token: str | None = None) -> int:
         """Remove one signal by the key it was returned under; the number removed."""
         parsed = keys.parse_signal_key(key)
-        self._check(parsed[1], peer, token)
+        self._admit(parsed[1], peer, token)
         return int(self.store.delete(parsed))
 
     def delete_keys(
@@ -277,12 +277,12 @@ class Signaling:
         rooms = {key[1] for key in parsed}
         if len(rooms) > 1:
             raise InvalidRequest("keys must all belong to one room")
-        self._check(rooms.pop(), peer, token)
+        self._admit(rooms.pop(), peer, token)
         return self.store.delete_many(parsed)
 
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         removed = self.store.delete_many(
             [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
         ) + sum(
@@ -300,7 +300,7 @@ class Signaling:
         What the one who stays does when the other left: unlike :meth:`hang_up`, an offer
         the next caller may already have posted survives. The number of signals removed.
         """
-        room, peer = self._check(room, peer, token)
+        room, peer = self._admit(room, peer, token)
         if peer is None:
             raise InvalidRequest("leaving a room takes a peer id")
         removed = self._remove_signals_of(room, peer)
@@ -332,7 +332,7 @@ class Signaling:
             raise InvalidRequest("entering a room takes a peer id")
         slots = self._live_slots(room)
         if any(member["peer"] == peer for member in slots.values()):
-            self._check(room, peer, token, slots)
+            self._admit(room, peer, token, slots)
             return None
         if any(member.get("open") for member in slots.values()):
             raise RoomFull("two people are already in a call in this room")
@@ -360,38 +360,46 @@ class Signaling:
         """How many live peers hold the room; also keeps the caller's place."""
         room = _room_name(room)
         slots = self._live_slots(room)  # read once: this is every page's heartbeat
-        self._check(room, peer, token, slots)
+        self._admit(room, peer, token, slots)
         return {"room": room, "peers": len(slots)}
 
-    def _check(
+    def _admit(
         self,
         room: object,
         peer: object,
         token: object,
         slots: dict[int, dict[str, Any]] | None = None,
-        refresh: bool = True,
     ) -> tuple[str, str | None]:
-        """Validate the request's room and caller, drop dead peers, keep the caller's place.
+        """The request's room and peer id, checked, once the caller may act in the room.
 
-        A room with members is private to them: a caller must be a member and show its
-        token (NotAMember otherwise). A room without members serves anyone, as the seed did;
-        so does a room whose member answers a peer-less client's offer, or any room when
-        ``open_rooms`` is set, to callers without a peer id.
+        ``slots`` are the room's live members when the caller already read them. A member's
+        request is a sign of life: it keeps the member's place.
         """
-        room = _room_name(room)
-        peer = keys.check_peer(peer)
+        room, peer = _room_name(room), keys.check_peer(peer)
         if slots is None:
             slots = self._live_slots(room)
+        place = self._authorise(slots, peer, token)
+        if place is not None:
+            self._refresh(room, *place)
+        return room, peer
+
+    def _authorise(
+        self, slots: dict[int, dict[str, Any]], peer: str | None, token: object
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The caller's place (slot and record) when it is a member showing its token; None
+        for a caller without a peer id that the room serves; else NotAMember.
+
+        A room with members is private to them. A room without members serves anyone, as
+        the seed did; so does a room whose member answers a peer-less client's offer, and
+        any room when ``open_rooms`` is set, to callers without a peer id.
+        """
         for slot, member in slots.items():
             if peer is not None and member["peer"] == peer:
-                if not isinstance(token, str) or not hmac.compare_digest(
-                    member["token"], _digest(token)
+                if not (
+                    isinstance(token, str) and hmac.compare_digest(member["token"], _digest(token))
                 ):
                     raise NotAMember("this peer's token is missing or wrong")
-                now = self._clock()
-                if refresh and now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
-                    self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
-                return room, peer
+                return slot, member
         if slots and not (self.open_rooms or any(m.get("open") for m in slots.values())):
             raise NotAMember(
                 "this room is private to its two members: enter it with a peer id and "
@@ -399,7 +407,13 @@ class Signaling:
             )
         if peer is not None:
             raise NotAMember("enter the room first: a peer id takes a place with enter()")
-        return room, None
+        return None
+
+    def _refresh(self, room: str, slot: int, member: dict[str, Any]) -> None:
+        """Record a member's sign of life; at most every SEEN_RESOLUTION, to spare writes."""
+        now = self._clock()
+        if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
+            self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
 
     def _live_slots(self, room: str) -> dict[int, dict[str, Any]]:
         """The room's live members by slot, after removing dead ones and what they sent."""
