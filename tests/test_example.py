@@ -144,7 +144,7 @@ def conversation(url: str) -> list:
 
 
 def _api_part(row: tuple) -> tuple:
-    method, path, status, answer, issued = row
+    method, path, status, answer, _issued = row
     if status in (404, 405):
         return method, path, status, answer["error"]
     return row

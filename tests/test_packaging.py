@@ -19,7 +19,7 @@ def test_all_is_complete():
     """Every public class and function the core modules define is exported from the package."""
     for name in webrtc_signal.__all__:
         assert hasattr(webrtc_signal, name), name
-    modules = ["errors", "ice", "rooms", "settings", "store"]
+    modules = ["errors", "ice", "routes", "settings", "signaling", "store"]
     defined = {
         name
         for module in modules

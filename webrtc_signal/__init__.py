@@ -26,9 +26,9 @@ from .errors import (
 )
 from .ice import IceServers
 from .protocol import DEFAULT_ROOM, SIGNAL_TYPES
-from .rooms import Signaling
 from .routes import Request, Response, handle
 from .settings import Settings
+from .signaling import Signaling
 from .store import MemoryStore, SqliteStore, Store, open_store
 
 __all__ = [

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dotenv import load_dotenv
 
 from .errors import SignalError
-from .rooms import Signaling
 from .settings import Settings
+from .signaling import Signaling
 
 DESCRIPTION = """\
 Remove signaling data (offers, answers, candidates, peer slots) from the store that the

@@ -23,7 +23,7 @@ from typing import Any
 from . import protocol
 from .errors import BodyTooLarge, InvalidRequest, SignalError, UnsupportedBody
 from .keys import check_count, check_wait
-from .rooms import Signaling
+from .signaling import Signaling
 
 # A body is read as JSON when it says so, says it is text (what fetch() sends for a string
 # body) or says nothing: the seed's server read JSON whatever the type said.

@@ -1,25 +1,21 @@
-"""The room protocol: the seed's offer/answer/candidate flow, with peers, expiry and limits."""
+"""The signaling protocol: the seed's offer/answer/candidate flow and the push channel,
+over a store, with expiry and limits. Who may act in a room is :mod:`.members`' business."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import keys, protocol
-from .errors import InvalidRequest, NotAMember, OfferExists, RoomFull, TooManySignals
+from .errors import InvalidRequest, OfferExists, TooManySignals
 from .keys import Key
+from .members import Members, Slots, member_of, room_name
 from .notify import Listener, Notifier
 from .settings import Settings
 from .store import Store, open_store
 
-SLOTS = (0, 1)
-# A member's "last seen" is rewritten at most this often (or a quarter of the peer timeout,
-# when that is shorter), to spare the store a write per poll.
-SEEN_RESOLUTION = 1.0
 # Expired entries are purged by a write at most this often (or every TTL, when shorter).
 PURGE_INTERVAL = 60.0
 
@@ -27,13 +23,11 @@ PURGE_INTERVAL = 60.0
 class Signaling:
     """The signaling protocol over a :class:`~webrtc_signal.store.Store`.
 
-    ``peer`` is an optional client-chosen id. A peer that sends one takes one of the room's
-    two slots and keeps it while it calls at least every ``peer_timeout`` seconds; after that
-    it is dead, and the next request to the room removes it with every signal it sent.
-    Requests without a peer id (the seed's client) are served as before, without a slot,
-    in rooms without members, in a room whose member answers such a client's offer, and
-    in every room when ``open_rooms`` is set (docs/protocol.md, "Clients that send no peer
-    id").
+    ``peer`` is an optional client-chosen id: a peer that sends one takes one of the room's
+    two places (:class:`~webrtc_signal.members.Members`). Requests without a peer id (the
+    seed's client) are served as before, without a place, in rooms without members, in a
+    room whose member answers such a client's offer, and in every room when ``open_rooms``
+    is set (docs/protocol.md, "Clients that send no peer id").
     """
 
     def __init__(
@@ -48,9 +42,16 @@ class Signaling:
     ) -> None:
         self.store = store
         self.ttl = ttl
-        self.open_rooms = open_rooms
         self.peer_timeout = peer_timeout
         self.notifier = notifier or store.notifier()
+        self.members = Members(
+            store,
+            ttl=ttl,
+            peer_timeout=peer_timeout,
+            notifier=self.notifier,
+            clock=clock,
+            open_rooms=open_rooms,
+        )
         self._clock = clock
         self._purge_interval = min(PURGE_INTERVAL, ttl)
         self._next_purge = clock() + self._purge_interval
@@ -79,7 +80,7 @@ class Signaling:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
         if signal_type in protocol.CANDIDATE_TYPES:
             return self.post_candidates(room, signal_type, [payload], peer, token)[0]
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         keys.check_type(signal_type)
         record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
         self._maybe_purge()
@@ -104,7 +105,7 @@ class Signaling:
         token: str | None = None,
     ) -> list[Key]:
         """Store several candidates of one side in one step; their keys, in order."""
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         keys.check_type(signal_type, protocol.CANDIDATE_TYPES)
         if not isinstance(payloads, list) or not 0 < len(payloads) <= protocol.MAX_BATCH:
             raise InvalidRequest(f"payloads must be a list of 1-{protocol.MAX_BATCH} candidates")
@@ -140,7 +141,7 @@ class Signaling:
         each as ``{"key": [...], "payload": {...}}``. With ``wait`` (0 < wait <= 30 seconds)
         an empty answer is held back until a matching signal is posted or the time is up.
         """
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         keys.check_type(signal_type)
         if wait is None:
             return self._read(room, signal_type)
@@ -180,14 +181,14 @@ class Signaling:
         client that asks again at once keeps its place without a heartbeat of its own.
         """
         arrived = self._clock()
-        room = _room_name(room)
-        slots = self._live_slots(room)
-        room, peer = self._admit(room, peer, token, slots)
+        room = room_name(room)
+        slots = self.members.live(room)
+        room, peer = self.members.admit(room, peer, token, slots)
         if peer is None:
             raise InvalidRequest("events are for members: send your peer id and token")
         if wait is not None:
             _check_hold(wait)
-        slot, member = _member(slots, peer)
+        slot, member = member_of(slots, peer)
         if cursor is not None and cursor == member.get("cursor"):
             self.store.delete_many([tuple(key) for key in member.get("delivered", ())])
             member = {**member, "delivered": []}
@@ -199,7 +200,7 @@ class Signaling:
                 if answer or candidates or len(slots) != peers or remaining <= 0:
                     break
                 slots = self._hold(room, peer, token, listener, remaining)
-        slot, member = _member(slots, peer, member)
+        slot, member = member_of(slots, peer, member)
         delivered = [list(key) for key, _ in ([answer] if answer else []) + candidates]
         if delivered or member.get("delivered"):
             member = {
@@ -208,7 +209,7 @@ class Signaling:
                 "cursor": secrets.token_urlsafe(protocol.CURSOR_BYTES) if delivered else None,
                 "delivered": delivered,
             }
-            self.store.set(keys.peer_key(room, slot), member, self.ttl)
+            self.members.save(room, slot, member)
         return {
             "cursor": member["cursor"] if delivered else None,
             "peers": len(slots),
@@ -230,7 +231,7 @@ class Signaling:
 
     def _hold(
         self, room: str, peer: str | None, token: object, listener: Listener, remaining: float
-    ) -> dict[int, dict[str, Any]]:
+    ) -> Slots:
         """Wait for the room to change, then re-check the caller's place; the live slots.
 
         A held request is no sign of life (its tab may have closed), and the caller may have
@@ -239,9 +240,9 @@ class Signaling:
         a dead peer of the room is noticed while the request is held.
         """
         listener.wait(min(remaining, self.peer_timeout / 3))
-        slots = self._live_slots(room)
+        slots = self.members.live(room)
         if peer is not None:
-            self._authorise(slots, peer, token)
+            self.members.authorise(slots, peer, token)
         return slots
 
     def _read(self, room: str, signal_type: str) -> Any:
@@ -257,14 +258,14 @@ class Signaling:
         self, room: str, signal_type: str, peer: str | None = None, token: str | None = None
     ) -> int:
         """Remove the room's offer or answer; the number removed (0 or 1)."""
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         signal_type = keys.check_type(signal_type, protocol.DESCRIPTION_TYPES)
         return int(self.store.delete(keys.description_key(room, signal_type)))
 
     def delete_key(self, key: object, peer: str | None = None, token: str | None = None) -> int:
         """Remove one signal by the key it was returned under; the number removed."""
         parsed = keys.parse_signal_key(key)
-        self._admit(parsed[1], peer, token)
+        self.members.admit(parsed[1], peer, token)
         return int(self.store.delete(parsed))
 
     def delete_keys(
@@ -277,12 +278,12 @@ class Signaling:
         rooms = {key[1] for key in parsed}
         if len(rooms) > 1:
             raise InvalidRequest("keys must all belong to one room")
-        self._admit(rooms.pop(), peer, token)
+        self.members.admit(rooms.pop(), peer, token)
         return self.store.delete_many(parsed)
 
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         removed = self.store.delete_many(
             [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
         ) + sum(
@@ -290,7 +291,7 @@ class Signaling:
             for kind in protocol.CANDIDATES_FOR
         )
         if peer is not None:
-            self._free_slot(room, peer)
+            self.members.free(room, peer)
         self.notifier.notify(room)  # the leaver's own held reads end now, with a 403
         return removed
 
@@ -300,11 +301,10 @@ class Signaling:
         What the one who stays does when the other left: unlike :meth:`hang_up`, an offer
         the next caller may already have posted survives. The number of signals removed.
         """
-        room, peer = self._admit(room, peer, token)
+        room, peer = self.members.admit(room, peer, token)
         if peer is None:
             raise InvalidRequest("leaving a room takes a peer id")
-        removed = self._remove_signals_of(room, peer)
-        self._free_slot(room, peer)
+        removed = self.members.leave(room, peer)
         self.notifier.notify(room)
         return removed
 
@@ -316,145 +316,28 @@ class Signaling:
         room = keys.check_room(room)
         kinds = [*protocol.DESCRIPTION_TYPES, *protocol.CANDIDATES_FOR.values()]
         stored = [key[2] for key, _ in self.store.list(keys.room_prefix(room))]
-        return {"peers": len(self._live_slots(room)), **{k: stored.count(k) for k in kinds}}
+        return {"peers": len(self.members.live(room)), **{k: stored.count(k) for k in kinds}}
 
     # -- peers ---------------------------------------------------------------------------
 
     def enter(self, room: str, peer: str, token: str | None = None) -> str | None:
-        """Take one of the room's two places, or prove the caller holds one.
-
-        A new member gets a secret token, returned here once: every later request of that
-        peer must carry it. A member proving its place gets None. Raises RoomFull for a
-        third live peer, NotAMember for a wrong token.
-        """
-        room = keys.check_room(room)
-        if keys.check_peer(peer) is None:
-            raise InvalidRequest("entering a room takes a peer id")
-        slots = self._live_slots(room)
-        if any(member["peer"] == peer for member in slots.values()):
-            self._admit(room, peer, token, slots)
-            return None
-        if any(member.get("open") for member in slots.values()):
-            raise RoomFull("two people are already in a call in this room")
-        new_token = secrets.token_urlsafe(protocol.TOKEN_BYTES)
-        member = {"peer": peer, "seen": self._clock(), "token": _digest(new_token)}
-        # Entering to answer an offer posted without a peer id: that client can neither
-        # enter nor show a token, so the room stays open to it for this member's call.
-        offer = self.store.get(keys.description_key(room, protocol.OFFER))
-        if offer is not None and offer["peer"] is None:
-            member["open"] = True
-        for slot in SLOTS:
-            if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
-                self.notifier.notify(room)  # the one waiting learns that the room filled
-                return new_token
-        raise RoomFull("two people are already in this room")
+        """Take one of the room's two places (a new member's token), or prove the caller
+        holds one (None); see :meth:`Members.enter`."""
+        return self.members.enter(room, peer, token)
 
     def waiting(self, room: str) -> int:
         """How many live peers hold the room, told to anyone before they start a call.
 
         It takes no place and needs no token; the count is all it tells of the room.
         """
-        return len(self._live_slots(keys.check_room(room)))
+        return len(self.members.live(keys.check_room(room)))
 
     def presence(self, room: str, peer: str | None = None, token: str | None = None) -> dict:
         """How many live peers hold the room; also keeps the caller's place."""
-        room = _room_name(room)
-        slots = self._live_slots(room)  # read once: this is every page's heartbeat
-        self._admit(room, peer, token, slots)
+        room = room_name(room)
+        slots = self.members.live(room)  # read once: this is every page's heartbeat
+        self.members.admit(room, peer, token, slots)
         return {"room": room, "peers": len(slots)}
-
-    def _admit(
-        self,
-        room: object,
-        peer: object,
-        token: object,
-        slots: dict[int, dict[str, Any]] | None = None,
-    ) -> tuple[str, str | None]:
-        """The request's room and peer id, checked, once the caller may act in the room.
-
-        ``slots`` are the room's live members when the caller already read them. A member's
-        request is a sign of life: it keeps the member's place.
-        """
-        room, peer = _room_name(room), keys.check_peer(peer)
-        if slots is None:
-            slots = self._live_slots(room)
-        place = self._authorise(slots, peer, token)
-        if place is not None:
-            self._refresh(room, *place)
-        return room, peer
-
-    def _authorise(
-        self, slots: dict[int, dict[str, Any]], peer: str | None, token: object
-    ) -> tuple[int, dict[str, Any]] | None:
-        """The caller's place (slot and record) when it is a member showing its token; None
-        for a caller without a peer id that the room serves; else NotAMember.
-
-        A room with members is private to them. A room without members serves anyone, as
-        the seed did; so does a room whose member answers a peer-less client's offer, and
-        any room when ``open_rooms`` is set, to callers without a peer id.
-        """
-        for slot, member in slots.items():
-            if peer is not None and member["peer"] == peer:
-                if not (
-                    isinstance(token, str) and hmac.compare_digest(member["token"], _digest(token))
-                ):
-                    raise NotAMember("this peer's token is missing or wrong")
-                return slot, member
-        if slots and not (self.open_rooms or any(m.get("open") for m in slots.values())):
-            raise NotAMember(
-                "this room is private to its two members: enter it with a peer id and "
-                "send the token you were given"
-            )
-        if peer is not None:
-            raise NotAMember("enter the room first: a peer id takes a place with enter()")
-        return None
-
-    def _refresh(self, room: str, slot: int, member: dict[str, Any]) -> None:
-        """Record a member's sign of life; at most every SEEN_RESOLUTION, to spare writes."""
-        now = self._clock()
-        if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
-            self.store.set(keys.peer_key(room, slot), {**member, "seen": now}, self.ttl)
-
-    def _live_slots(self, room: str) -> dict[int, dict[str, Any]]:
-        """The room's live members by slot, after removing dead ones and what they sent."""
-        live = {}
-        deadline = self._clock() - self.peer_timeout
-        # Every request asks this first: both places in one read.
-        members = self.store.get_many([keys.peer_key(room, slot) for slot in SLOTS])
-        for slot, member in zip(SLOTS, members, strict=True):
-            if member is None:
-                continue
-            if member["seen"] >= deadline:
-                live[slot] = member
-            else:
-                self._remove_peer(room, slot, member["peer"])
-        return live
-
-    def _remove_peer(self, room: str, slot: int, peer: str) -> None:
-        """Delete a dead peer's signals, then its slot; wake the room's waiting readers."""
-        self._remove_signals_of(room, peer)
-        self.store.delete(keys.peer_key(room, slot))
-        self.notifier.notify(room)
-
-    def _remove_signals_of(self, room: str, peer: str) -> int:
-        """Delete every signal ``peer`` sent to ``room``; how many there were."""
-        return self.store.delete_many(
-            [
-                key
-                for key, record in self.store.list(keys.room_prefix(room))
-                if key[2] != protocol.PEERS and record.get("peer") == peer
-            ]
-        )
-
-    def _free_slot(self, room: str, peer: str) -> None:
-        places = [keys.peer_key(room, slot) for slot in SLOTS]
-        self.store.delete_many(
-            [
-                place
-                for place, member in zip(places, self.store.get_many(places), strict=True)
-                if member is not None and member["peer"] == peer
-            ]
-        )
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -473,31 +356,8 @@ class Signaling:
         return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}
 
 
-def _room_name(room: object) -> str:
-    """The request's room, checked; the seed's default room when it names none."""
-    return keys.check_room(protocol.DEFAULT_ROOM if room is None else room)
-
-
 def _check_hold(wait: float) -> float:
     """``wait``, if a request may be held that long; else InvalidRequest."""
     if not 0 < wait <= protocol.MAX_WAIT:
         raise InvalidRequest(f"wait must be more than 0 and at most {protocol.MAX_WAIT:g} seconds")
     return wait
-
-
-def _member(
-    slots: dict[int, dict[str, Any]], peer: str, known: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    """The slot ``peer`` holds and its record (delivery fields from ``known`` kept)."""
-    for slot, member in slots.items():
-        if member["peer"] == peer:
-            if known is not None:
-                delivery = {name: known.get(name) for name in ("cursor", "delivered")}
-                member = {**member, **delivery}
-            return slot, member
-    raise NotAMember("you are no longer in this room")
-
-
-def _digest(token: str) -> str:
-    """What the store keeps of a token: its SHA-256, so a copy of the store grants nothing."""
-    return hashlib.sha256(token.encode()).hexdigest()
