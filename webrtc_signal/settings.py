@@ -37,7 +37,7 @@ def instance_path() -> Path:
     """
     package_parent = Path(__file__).resolve().parent.parent
     if "site-packages" in package_parent.parts:
-        return Path(sys.prefix) / "var" / "flask_app-instance"
+        return Path(sys.prefix) / "var" / "webrtc-signal"
     return package_parent / "instance"
 
 
