@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format browser firefox redis-server bench clean
+.PHONY: run test lint format browser firefox redis-server coturn bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,9 @@ $(VENV)/.test: $(VENV)/.app
 run: $(VENV)/.app
 	$(BIN)/flask run
 
-# Debian packages the tests drive for real: Chromium, Firefox ESR, and redis-server (started
-# by the tests).
-browser: redis-server firefox
+# Debian packages the tests drive for real: Chromium, Firefox ESR, and redis-server and coturn's
+# turnserver (both started by the tests).
+browser: redis-server coturn firefox
 ifndef SKIP_BROWSER
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
@@ -55,6 +55,15 @@ redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "Installing Debian's redis-server for the Redis store tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+# coturn's turnserver, started by the TURN tests on loopback ports of their own. Installing the
+# package enables its system service on a systemd host: disabled and stopped at once (the
+# tests never use it; `systemctl enable --now coturn` to run one, with /etc/turnserver.conf).
+coturn:
+	@command -v turnserver >/dev/null 2>&1 || { \
+	  echo "Installing Debian's coturn for the TURN tests (its system service stays off)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn && \
+	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now coturn.service; fi; }
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ from werkzeug.serving import make_server
 from bench.redis_server import RedisServer
 from flask_app import create_app
 from tests.browser import CHROMIUM, Person, launch_chromium, open_person
+from tests.coturn import TurnServer, TurnServerMissing
 from tests.helpers import Endpoint
 
 
@@ -83,6 +85,19 @@ def redis_url(redis_server) -> str:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def turn_server(tmp_path_factory) -> Iterator[TurnServer]:
+    """One coturn turnserver for the session, on free loopback ports, with a random shared
+    secret (``turn_server.secret``); a missing turnserver fails, never skips."""
+    try:
+        server = TurnServer(tmp_path_factory.mktemp("coturn"), secrets.token_urlsafe(18))
+        server.start()
+    except TurnServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
 
 
 # -- browsers ------------------------------------------------------------------------------
