@@ -223,3 +223,21 @@ test("chat: our envelope, plain text from other clients, and bye", async () => {
   call.receive(JSON.stringify({ type: "bye" }));
   assert.equal(seen.at(-1)[1].reason, "left");
 });
+
+test("the connection is made relay-only when the signaling client says so", async () => {
+  const signaling = new FakeSignaling(null);
+  const { call } = newCall(signaling);
+  await call.start();
+  // The default policy ("all") leaves the configuration as it always was.
+  assert.deepEqual(call.pc.config, { iceServers: [{ urls: "stun:example.org" }] });
+  call.hangUp();
+
+  const relay = new FakeSignaling(null);
+  relay.iceTransportPolicy = "relay";
+  const second = newCall(relay).call;
+  await second.start();
+  assert.deepEqual(second.pc.config, {
+    iceServers: [{ urls: "stun:example.org" }],
+    iceTransportPolicy: "relay",
+  });
+});
