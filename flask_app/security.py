@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response
 
 # The page loads only its own script and style (no inline code), talks only to its own
-# origin, and shows camera streams; nothing may frame it.
+# origin, and shows camera streams (and a shared screen); nothing may frame it.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; media-src 'self' blob: mediastream:; base-uri 'none'; "
@@ -17,7 +17,7 @@ HEADERS = {
     # Room names in links are the invitation: never hand them to another site.
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": (
-        "camera=(self), microphone=(self), clipboard-write=(self), display-capture=(), "
+        "camera=(self), microphone=(self), clipboard-write=(self), display-capture=(self), "
         "geolocation=(), payment=(), usb=()"
     ),
     "Cross-Origin-Opener-Policy": "same-origin",

@@ -33,13 +33,21 @@ let room = DEFAULT_ROOM;
 let roomIsValid = true;
 let call = null;
 let leaving = Promise.resolve();
+// Screen sharing: "off", "asking" (the browser's picker is open) or "on"; `screen` is the
+// shared screen's track while it is on.
+let sharing = "off";
+let screen = null;
 
 function render() {
+  const stream = call && call.localStream;
   renderControls({
     inCall: Boolean(call),
     chatOpen: Boolean(call && call.dc && call.dc.readyState === "open"),
     roomIsValid,
-    stream: call && call.localStream,
+    stream,
+    sharing,
+    canShare: Boolean(call && call.connected && stream && stream.getVideoTracks().length),
+    shareSupported: Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia),
   });
 }
 
@@ -94,6 +102,7 @@ function watch(current) {
   on("end", ({ reason, error }) => {
     clearInterval(statsTimer);
     call = null;
+    endSharing();
     leaving = current.left;
     showLocal(null);
     showRemote(null);
@@ -178,6 +187,69 @@ function toggleTrack(kind) {
   render();
 }
 
+// -- screen sharing --------------------------------------------------------------------------
+
+async function toggleSharing() {
+  // Share the screen in the camera's place (the browser asks which screen or window), or
+  // stop sharing and send the camera again. The connection stays as it is.
+  if (sharing === "on") {
+    await stopSharing();
+    return;
+  }
+  const current = call;
+  if (sharing !== "off" || !current || !current.connected) return;
+  sharing = "asking";
+  render();
+  let stream = null;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  } catch (err) {
+    // Cancelled in the browser's picker (NotAllowedError), or no screen to share.
+    if (err && err.name !== "NotAllowedError") {
+      showMediaMessage("Your screen could not be shared (" + (err.message || err.name) + ").");
+    }
+  }
+  const track = stream && stream.getVideoTracks()[0];
+  // Still this call, and still asked for (hanging up meanwhile ends the sharing)?
+  const wanted = () => sharing === "asking" && call === current;
+  if (!track || !wanted() || !(await current.replaceVideo(track)) || !wanted()) {
+    if (stream) stopStream(stream);
+    if (sharing === "asking") sharing = "off";
+    render();
+    return;
+  }
+  sharing = "on";
+  screen = track;
+  // "Stop sharing" in the browser's own bar ends the track: send the camera again.
+  track.addEventListener("ended", () => {
+    if (screen === track) stopSharing();
+  });
+  showLocal(stream);
+  render();
+}
+
+async function stopSharing() {
+  const current = call;
+  const camera = current && current.localStream && current.localStream.getVideoTracks()[0];
+  endSharing();
+  if (current && camera) {
+    await current.replaceVideo(camera);
+    if (call === current) showLocal(current.localStream);
+  }
+  render();
+}
+
+function endSharing() {
+  // Stop the shared screen's track (the browser's sharing indicator goes away).
+  if (screen) screen.stop();
+  screen = null;
+  sharing = "off";
+}
+
+function stopStream(stream) {
+  for (const track of stream.getTracks()) track.stop();
+}
+
 // -- the room --------------------------------------------------------------------------------
 
 function roomUrl() {
@@ -235,6 +307,7 @@ function init() {
   ui.hangUpButton.addEventListener("click", hangUp);
   ui.muteButton.addEventListener("click", () => toggleTrack("audio"));
   ui.cameraButton.addEventListener("click", () => toggleTrack("video"));
+  ui.shareButton.addEventListener("click", toggleSharing);
   ui.chatForm.addEventListener("submit", sendChat);
   ui.copyLinkButton.addEventListener("click", copyLink);
   ui.newRoomButton.addEventListener("click", newRoom);

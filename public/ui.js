@@ -15,7 +15,7 @@ const IDS = [
   "status", "mediaMessage", "roomName", "roomLink", "copyLinkButton", "newRoomButton",
   "copyFeedback", "remoteVideo", "remoteNote", "localVideo", "localFigure", "localCaption",
   "startButton", "hangUpButton", "muteButton", "cameraButton", "chatLog", "chatForm",
-  "messageInput", "sendButton", "statRoute", "statRtt", "statIn", "statOut",
+  "messageInput", "sendButton", "statRoute", "statRtt", "statIn", "statOut", "shareButton",
 ];
 
 export const ui = {};
@@ -35,7 +35,17 @@ export function showMediaMessage(text) {
   ui.mediaMessage.hidden = !text;
 }
 
-export function renderControls({ inCall, chatOpen, roomIsValid, stream }) {
+export function renderControls({
+  inCall,
+  chatOpen,
+  roomIsValid,
+  stream,
+  sharing = "off",
+  canShare = false,
+  shareSupported = true,
+}) {
+  // `sharing`: "off", "asking" (the browser's picker is open) or "on" (our screen is sent
+  // instead of the camera). `canShare`: connected, with a camera whose place it can take.
   const audio = stream ? stream.getAudioTracks()[0] : null;
   const video = stream ? stream.getVideoTracks()[0] : null;
   ui.startButton.disabled = inCall || !roomIsValid;
@@ -43,11 +53,22 @@ export function renderControls({ inCall, chatOpen, roomIsValid, stream }) {
   ui.newRoomButton.disabled = inCall;
   ui.muteButton.disabled = !audio;
   ui.muteButton.textContent = audio && !audio.enabled ? "Unmute" : "Mute";
-  ui.cameraButton.disabled = !video;
+  ui.cameraButton.disabled = !video || sharing === "on";
   ui.cameraButton.textContent = video && !video.enabled ? "Camera on" : "Camera off";
+  ui.shareButton.hidden = !shareSupported;
+  ui.shareButton.disabled = sharing === "asking" || (sharing === "off" && !canShare);
+  ui.shareButton.textContent = sharing === "on" ? "Stop sharing" : "Share screen";
+  ui.shareButton.setAttribute("aria-pressed", String(sharing === "on"));
   ui.localFigure.dataset.camera = !inCall ? "idle" : !video ? "none" : video.enabled ? "on" : "off";
+  ui.localFigure.dataset.sharing = sharing === "on" ? "on" : "off";
   ui.localCaption.textContent =
-    !video ? "You (no camera)" : video.enabled ? "You" : "You (camera off)";
+    sharing === "on"
+      ? "You (sharing your screen)"
+      : !video
+        ? "You (no camera)"
+        : video.enabled
+          ? "You"
+          : "You (camera off)";
   ui.messageInput.disabled = !chatOpen;
   ui.sendButton.disabled = !chatOpen;
 }

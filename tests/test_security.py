@@ -53,6 +53,7 @@ def test_permissions_policy_allows_camera_and_microphone_for_the_page_only(clien
     policy = client.get("/healthz").headers["Permissions-Policy"]
     assert "camera=(self)" in policy
     assert "microphone=(self)" in policy
+    assert "display-capture=(self)" in policy  # screen sharing: getDisplayMedia
 
 
 def test_cors_is_closed_unless_origins_are_listed(store_url):

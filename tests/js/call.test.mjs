@@ -241,3 +241,28 @@ test("the connection is made relay-only when the signaling client says so", asyn
     iceTransportPolicy: "relay",
   });
 });
+
+test("replaceVideo swaps the video sender's track, and says when there is none", async () => {
+  const signaling = new FakeSignaling(null);
+  const { call } = newCall(signaling);
+  assert.equal(await call.replaceVideo({ kind: "video" }), false); // no connection yet
+  await call.start();
+  const replaced = [];
+  const sender = (kind) => ({
+    track: { kind },
+    async replaceTrack(track) {
+      replaced.push([kind, track.label]);
+      this.track = track;
+    },
+  });
+  const videoSender = sender("video");
+  call.pc.getSenders = () => [sender("audio"), videoSender];
+  assert.equal(await call.replaceVideo({ kind: "video", label: "screen" }), true);
+  assert.equal(await call.replaceVideo({ kind: "video", label: "camera" }), true);
+  assert.deepEqual(replaced, [
+    ["video", "screen"],
+    ["video", "camera"],
+  ]);
+  call.pc.getSenders = () => [sender("audio")]; // receive-only video: nothing to replace
+  assert.equal(await call.replaceVideo({ kind: "video", label: "screen" }), false);
+});
