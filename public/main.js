@@ -2,7 +2,7 @@
 // (docs/protocol.md); signaling.js speaks to it, call.js runs the RTCPeerConnection, ui.js
 // draws. This module wires them to the buttons.
 import { Call } from "./call.js";
-import { DEFAULT_ROOM, NAME_PATTERN, randomId, SignalingClient } from "./signaling.js";
+import { DEFAULT_ROOM, NAME_PATTERN, randomId, SignalingClient, sleep } from "./signaling.js";
 import {
   appendChat,
   clearChat,
@@ -17,10 +17,13 @@ import {
   showRemote,
   showRoom,
   showStats,
+  showWaiting,
   ui,
 } from "./ui.js";
 
 const STATS_MS = 1000;
+// Before a call, how many people are in the room is asked this often.
+const WAITING_MS = 3000;
 const END_TEXT = {
   hangup: "Call ended. Click Start Session to call again.",
   left: null,
@@ -37,6 +40,8 @@ let leaving = Promise.resolve();
 // shared screen's track while it is on.
 let sharing = "off";
 let screen = null;
+// Bumped to stop the loop that asks who is in the room.
+let roomWatch = 0;
 
 function render() {
   const stream = call && call.localStream;
@@ -68,6 +73,7 @@ async function start() {
   if (call || !roomIsValid) return;
   const current = new Call(new PageSignaling(location.href, room), { getMedia: openMedia });
   call = current;
+  stopWatchingRoom();
   clearChat();
   showMediaMessage("");
   resetStats();
@@ -110,6 +116,7 @@ function watch(current) {
     if (reason === "error") setStatus("error", "Error: " + ((error && error.message) || error));
     else setStatus(reason === "hangup" ? "idle" : reason, END_TEXT[reason]);
     render();
+    watchRoom();
   });
 }
 
@@ -250,6 +257,46 @@ function stopStream(stream) {
   for (const track of stream.getTracks()) track.stop();
 }
 
+// -- who is in the room, before a call -----------------------------------------------------
+
+async function watchRoom() {
+  // While no call runs: how many people are in the room, asked now and every few seconds
+  // (only while the tab is visible). A call, or another room, stops it.
+  const mine = ++roomWatch;
+  if (!roomIsValid) {
+    showWaiting(null);
+    return;
+  }
+  await leaving; // the place of a call that just ended is given back: not someone waiting
+  while (mine === roomWatch && !call) {
+    if (!document.hidden) {
+      const count = await countWaiting(room);
+      if (mine !== roomWatch || call) return;
+      showWaiting(count);
+    }
+    await sleep(WAITING_MS);
+  }
+}
+
+function stopWatchingRoom() {
+  roomWatch += 1;
+  showWaiting(null);
+}
+
+async function countWaiting(name) {
+  // GET /waiting: the number of people in the room; null when the server does not say.
+  const url = new URL("/waiting", location.href);
+  url.searchParams.set("room", name);
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return null;
+    const answer = await response.json();
+    return typeof answer.waiting === "number" ? answer.waiting : null;
+  } catch (err) {
+    return null;
+  }
+}
+
 // -- the room --------------------------------------------------------------------------------
 
 function roomUrl() {
@@ -293,6 +340,8 @@ function newRoom() {
   showRoom(room, roomUrl());
   setStatus("idle", "New room: copy the link, send it to the other person, then Start Session.");
   render();
+  stopWatchingRoom();
+  watchRoom();
 }
 
 // -- page setup ------------------------------------------------------------------------------
@@ -318,11 +367,17 @@ function init() {
     if (event.persisted) {
       setStatus("idle");
       render();
+      watchRoom();
     }
+  });
+  document.addEventListener("visibilitychange", () => {
+    // Back to the tab: tell who is in the room now rather than at the next turn.
+    if (!document.hidden && !call) watchRoom();
   });
   if (roomIsValid) setStatus("idle");
   else setStatus("error", "Error: this link's room name is not valid. Click New room to make one.");
   render();
+  watchRoom();
   // The call in progress, for the browser's console (and the browser tests).
   window.videoChat = {
     get call() {

@@ -16,6 +16,7 @@ const IDS = [
   "copyFeedback", "remoteVideo", "remoteNote", "localVideo", "localFigure", "localCaption",
   "startButton", "hangUpButton", "muteButton", "cameraButton", "chatLog", "chatForm",
   "messageInput", "sendButton", "statRoute", "statRtt", "statIn", "statOut", "shareButton",
+  "waiting",
 ];
 
 export const ui = {};
@@ -71,6 +72,15 @@ export function renderControls({
           : "You (camera off)";
   ui.messageInput.disabled = !chatOpen;
   ui.sendButton.disabled = !chatOpen;
+}
+
+export function showWaiting(count) {
+  // Who is in the room before we join: nothing when nobody is (or when it is not known).
+  let text = "";
+  if (count === 1) text = "1 person is waiting in this room.";
+  else if (count > 1) text = `${count} people are in a call here.`;
+  if (ui.waiting.textContent !== text) ui.waiting.textContent = text;
+  ui.waiting.hidden = !text;
 }
 
 export function showRoom(room, link) {
