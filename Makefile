@@ -1,5 +1,6 @@
 # make run: set up and serve the app on http://127.0.0.1:5000 with the embedded store.
 # make test: set up (Chromium, Firefox ESR and puppeteer-core included), run every test.
+# make lan: serve the app to other machines on https:// with a self-made certificate.
 # make test SKIP_BROWSER=1 skips the browser tests on a machine without one (never in CI).
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format browser firefox redis-server coturn bench clean
+.PHONY: run lan test lint format browser firefox redis-server coturn bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +22,18 @@ $(VENV)/.test: $(VENV)/.app
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+$(VENV)/.lan: $(VENV)/.app
+	$(BIN)/pip install -q -e '.[lan]'
+	touch $@
+
 run: $(VENV)/.app
 	$(BIN)/flask run
+
+# Other machines on the network open https://THIS-MACHINE:5000/: browsers give cameras only to
+# https:// pages (or localhost). The certificate is made at start-up (the `lan` extra brings
+# cryptography for it), so each browser warns once; FLASK_RUN_PORT=8443 picks another port.
+lan: $(VENV)/.lan
+	$(BIN)/flask run --host 0.0.0.0 --cert adhoc
 
 # Debian packages the tests drive for real: Chromium, Firefox ESR, and redis-server and coturn's
 # turnserver (both started by the tests).

@@ -127,6 +127,8 @@ async function openMedia() {
   let firstError = null;
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     firstError = new Error("this browser (or an insecure http:// address) gives no camera access");
+    // Opened over http:// from another machine: say how to serve it over https.
+    if (!window.isSecureContext) firstError.name = "InsecureContextError";
   } else {
     for (const constraints of attempts) {
       try {

@@ -121,7 +121,17 @@ export function clearChat() {
 export function mediaErrorText(err) {
   const name = err && err.name;
   let reason;
-  if (name === "NotAllowedError" || name === "SecurityError") {
+  let fix =
+    " To fix it, allow camera and microphone for this site in the browser, then start again.";
+  if (name === "InsecureContextError") {
+    // An http:// address other than localhost: browsers keep cameras to secure pages.
+    reason =
+      "Browsers give camera and microphone only to secure pages, and this one was opened" +
+      " over plain http://.";
+    fix =
+      " To fix it, open it over https: run `make lan` on the server, then open the" +
+      " https:// address it prints and accept the browser's warning about its certificate.";
+  } else if (name === "NotAllowedError" || name === "SecurityError") {
     reason = "Camera and microphone access was denied.";
   } else if (name === "NotFoundError" || name === "OverconstrainedError") {
     reason = "No camera or microphone was found.";
@@ -134,8 +144,8 @@ export function mediaErrorText(err) {
   return (
     reason +
     " You can still join: you will see and hear the other person and can chat, but they will" +
-    " not see or hear you. To fix it, allow camera and microphone for this site in the" +
-    " browser, then start again."
+    " not see or hear you." +
+    fix
   );
 }
 

@@ -250,14 +250,19 @@ def open_person(
     permissions: list[str] | None = None,
     init_scripts: Sequence[str] = (),
     expect_idle: bool = True,
+    ignore_https_errors: bool = False,
 ) -> Person:
     """A new person (browser context) with the page at ``url`` loaded, under a strict CSP.
 
     ``media_error`` makes getUserMedia fail with that DOMException name (NotAllowedError,
-    NotFoundError); ``init_scripts`` run in the page before its own script, after the probes.
+    NotFoundError); ``init_scripts`` run in the page before its own script, after the probes;
+    ``ignore_https_errors`` accepts a self-made certificate, as a person clicking through the
+    browser's warning does.
     """
     context = browser.new_context(
-        viewport=viewport or {"width": 1280, "height": 800}, permissions=permissions or []
+        viewport=viewport or {"width": 1280, "height": 800},
+        permissions=permissions or [],
+        ignore_https_errors=ignore_https_errors,
     )
     if media_error:
         context.add_init_script(MEDIA_ERROR_JS % json.dumps(media_error))
