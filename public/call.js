@@ -118,9 +118,9 @@ export class Call extends EventTarget {
     this.canSendCandidates = false;
     this.remoteStream = null;
     // Whether the other person holds a place in the room. A client that sends no peer id
-    // (the seed's) never does: its leaving shows on the connection, not in the count.
+    // never does: its leaving shows on the connection, not in the count.
     this.partnerPresent = this.peers >= 2;
-    this.seedPartner = false;
+    this.anonymousPartner = false;
     if (this.localStream) {
       for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     }
@@ -339,10 +339,10 @@ export class Call extends EventTarget {
   }
 
   send(text) {
-    // A chat message; false when the channel is not open. A client of the seed's kind gets
+    // A chat message; false when the channel is not open. A client without a peer id gets
     // it as plain text, as it sends its own.
     if (!this.dc || this.dc.readyState !== "open") return false;
-    this.dc.send(this.seedPartner ? text : JSON.stringify({ type: "chat", text }));
+    this.dc.send(this.anonymousPartner ? text : JSON.stringify({ type: "chat", text }));
     return true;
   }
 
@@ -365,7 +365,7 @@ export class Call extends EventTarget {
     if (!this.dc || this.dc.readyState !== "open") return;
     this.connected = true;
     this.everConnected = true;
-    this.seedPartner = !this.partnerPresent;
+    this.anonymousPartner = !this.partnerPresent;
     this.status("connected");
   }
 
@@ -389,7 +389,7 @@ export class Call extends EventTarget {
     this.ended = true;
     clearTimeout(this.unplacedTimer);
     this.signaling.stop();
-    if (reason !== "left" && !this.seedPartner && this.dc && this.dc.readyState === "open") {
+    if (reason !== "left" && !this.anonymousPartner && this.dc && this.dc.readyState === "open") {
       try {
         this.dc.send(JSON.stringify({ type: "bye" }));
       } catch (err) {

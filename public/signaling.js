@@ -123,7 +123,7 @@ export class SignalingClient {
   }
 
   deleteOffer() {
-    // The seed's clean-up after answering; nothing waits for it.
+    // The answered offer's clean-up (the seed's last step); nothing waits for it.
     return this.request("DELETE", "/signal", { query: { type: "offer" } });
   }
 

@@ -190,7 +190,7 @@ def member_of(slots: Slots, peer: str, known: Member | None = None) -> tuple[int
 
 
 def room_name(room: object) -> str:
-    """The request's room, checked; the seed's default room when it names none."""
+    """The request's room, checked; the default room when it names none."""
     return keys.check_room(protocol.DEFAULT_ROOM if room is None else room)
 
 

@@ -1,4 +1,4 @@
-"""The signaling protocol: the seed's offer/answer/candidate flow and the push channel,
+"""The signaling protocol: the offer/answer/candidate flow and the push channel,
 over a store, with expiry and limits. Who may act in a room is :mod:`.members`' business."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ class Signaling:
     """The signaling protocol over a :class:`~webrtc_signal.store.Store`.
 
     ``peer`` is an optional client-chosen id: a peer that sends one takes one of the room's
-    two places (:class:`~webrtc_signal.members.Members`). Requests without a peer id (the
-    seed's client) are served as before, without a place, in rooms without members, in a
-    room whose member answers such a client's offer, and in every room when ``open_rooms``
-    is set (docs/protocol.md, "Clients that send no peer id").
+    two places (:class:`~webrtc_signal.members.Members`). Requests without a peer id are
+    served without a place, in rooms without members, in a room whose member answers such
+    a client's offer, and in every room when ``open_rooms`` is set (docs/protocol.md,
+    "Clients that send no peer id").
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class Signaling:
             open_rooms=settings.open_rooms,
         )
 
-    # -- the seed's requests -------------------------------------------------------------
+    # -- signals by type and key -------------------------------------------------------------
 
     def post(
         self,
