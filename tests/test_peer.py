@@ -306,6 +306,13 @@ def test_a_partner_gone_before_connecting_is_forgotten(live_server, start_peer):
             await pc.close()  # nobody will answer the peer's connectivity checks
             await client.post_answer(answer)
             await client.delete_offer()
+            # Gone once the peer has taken the answer (its next request acknowledged it):
+            # leaving sooner would take the answer along before the peer ever saw it.
+            await until(
+                lambda: room_state(live_server, "flaky")["answer"] == 0,
+                10,
+                "the peer did not take the answer",
+            )
             await client.leave()
 
     asyncio.run(answer_and_leave())
