@@ -23,6 +23,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.helpers import free_port, room_is_clear, room_state, wait_until
+from tests.seed_client import SeedClient
 from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (
     ECHO_PREFIX,
@@ -326,6 +327,43 @@ def test_a_partner_gone_before_connecting_is_forgotten(live_server, start_peer):
     peer.interrupt()
     assert peer.wait() == 0
     assert room_is_clear(live_server, "flaky")
+
+
+@pytest.mark.parametrize("who_ends", ["peer", "seed"])
+def test_a_seed_client_offers_and_the_peer_answers(live_server, start_peer, who_ends):
+    """A client of the seed's kind (tests/seed_client.py) offers from no place in the room,
+    so the room counts the peer alone all call long: the peer stays in the call all the same,
+    and chats with it in plain text both ways, as the page does. Its hang-up sends no bye;
+    the seed client's hang-up closes the connection, which the peer takes as it leaving."""
+    room = f"seed-{who_ends}"
+    seed = SeedClient(live_server.url, room)
+    try:
+        seed.call_as_initiator()
+        peer = start_peer(
+            live_server.url, room, "--echo", "--greet", "hi, seed", "--no-ice-servers"
+        )
+        peer.expect("err", "connected as the receiver: sending back the video received")
+        wait_until(lambda: "hi, seed" in seed.received, 5, "no greeting reached the seed client")
+        seed.send("hello <b>")
+        peer.expect("out", "them: hello <b>")
+        wait_until(lambda: len(seed.received) == 2, 5, "no echo reached the seed client")
+        time.sleep(1)  # counts of one peer came meanwhile: not a sign of leaving
+        assert peer.process.poll() is None, peer.lines
+        assert room_state(live_server, room)["peers"] == 1
+        if who_ends == "peer":
+            peer.interrupt()
+            assert peer.wait() == 0
+            assert peer.lines["err"][-1] == "webrtc-peer: hung up"
+            wait_until(seed.closed.is_set, 5, "the seed client did not see the peer hang up")
+            assert room_is_clear(live_server, room)
+        else:
+            seed.hang_up()
+            assert peer.wait() == 0
+            assert peer.lines["err"][-1] == "webrtc-peer: the other side left"
+        assert seed.received == ["hi, seed", "echo: hello <b>"]  # plain text, and no bye
+        assert peer.lines["out"] == ["them: hello <b>"]
+    finally:
+        seed.close()
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

@@ -66,6 +66,12 @@ class Peer(Negotiation):
         self._own_tracks: list[MediaStreamTrack] = []
         self._partner_at: float | None = None
         self._connected_at: float | None = None
+        # The room's last count of live peers; whether the other side ever held a place there
+        # (a client of the seed's kind never does); and, once connected, whether it is such a
+        # client, which gets chat as plain text and no bye.
+        self._peers = 0
+        self._partner_present = False
+        self._seed_partner = False
         self._offered: dict[str, Any] | None = None
         self._seen: set[tuple[str, ...]] = set()
         self._early: list[Signal] = []
@@ -83,7 +89,7 @@ class Peer(Negotiation):
     def send_chat(self, text: str) -> None:
         """Say ``text`` in the chat; ignored while the channel is not open."""
         if self._dc is not None and self._dc.readyState == "open":
-            self._dc.send(chat_json(text))
+            self._dc.send(self._chat(text))
 
     async def run(self) -> Ending:
         """Take part in one call until it ends: LEFT or HUNG_UP.
@@ -93,7 +99,7 @@ class Peer(Negotiation):
         """
         signaling = self.signaling
         try:
-            await signaling.enter()
+            self._peers = await signaling.enter()
             configuration = await self._configuration()
             while True:
                 ending = await self._call(configuration)
@@ -101,7 +107,7 @@ class Peer(Negotiation):
                     # Leave (taking our signals along) and come in again, as whoever is first.
                     log.info("%s: waiting again", ending.value)
                     await signaling.leave()
-                    await signaling.enter()
+                    self._peers = await signaling.enter()
                 elif ending is not Ending.RETRY:
                     break
         except RoomFull:
@@ -125,6 +131,7 @@ class Peer(Negotiation):
         self._dc = self._video_sender = self._remote_video = None
         self._own_tracks = []
         self._partner_at = self._connected_at = None
+        self._partner_present, self._seed_partner = self._peers >= 2, False
         self._offered, self._seen, self._early = None, set(), []
         pc = self._pc = RTCPeerConnection(configuration)
         self._wire(pc)
@@ -139,9 +146,10 @@ class Peer(Negotiation):
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            if ending in (None, Ending.HUNG_UP) and self._dc and self._dc.readyState == "open":
+            dc = None if self._seed_partner else self._dc  # a seed's kind of client gets no bye
+            if ending in (None, Ending.HUNG_UP) and dc and dc.readyState == "open":
                 # Hanging up or failing: say so, as the page does, before closing.
-                self._dc.send(BYE_JSON)
+                dc.send(BYE_JSON)
                 await asyncio.sleep(BYE_GRACE_S)
             await pc.close()
             for track in self._own_tracks:
@@ -201,7 +209,7 @@ class Peer(Negotiation):
                 self.on_chat(message.text)
             reply = echo_of(message) if self.echo else None
             if reply is not None and channel.readyState == "open":
-                channel.send(chat_json(reply))
+                channel.send(self._chat(reply))
 
         if channel.readyState == "open":  # the receiver's channel comes open
             self._check_connected(pc)
@@ -214,6 +222,7 @@ class Peer(Negotiation):
         if pc.connectionState != "connected" or dc is None or dc.readyState != "open":
             return
         self._connected_at = asyncio.get_running_loop().time()
+        self._seed_partner = not self._partner_present
         sender = self._video_sender
         echoing = sender is not None and isinstance(sender.track, Echo)
         log.info(
@@ -223,6 +232,11 @@ class Peer(Negotiation):
         )
         if self.greeting:
             self.send_chat(self.greeting)
+
+    def _chat(self, text: str) -> str:
+        """A chat message as the other side takes it: plain text for a client of the seed's
+        kind, as it sends its own; our JSON envelope for the others."""
+        return text if self._seed_partner else chat_json(text)
 
     def _echo(self) -> Echo | None:
         """The other side's video to send back; None if none came (or a webrtc-peer's)."""

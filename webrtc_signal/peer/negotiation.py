@@ -33,6 +33,8 @@ class Negotiation:
     _video_sender: RTCRtpSender | None
     _partner_at: float | None
     _connected_at: float | None
+    _peers: int
+    _partner_present: bool
     # What the events channel brought this call: our offer while its answer has not come,
     # the candidates' keys, and the candidates that came before the answer.
     _offered: dict[str, Any] | None
@@ -184,12 +186,18 @@ class Negotiation:
             log.debug("applied %d trickled candidates of the %s", applied, of_side)
 
     def _on_presence(self, peers: int, asked_at: float) -> bool:
-        """One count of live peers: fewer than two means the other side went away.
+        """One count of live peers: fewer than two means the other side went away, if it ever
+        held a place (a client of the seed's kind never does: its leaving shows on the
+        connection instead).
 
         True when the count cannot tell, having been asked before the other side showed up
         (a held request may have counted before then): the next one should answer at once.
         """
-        if peers >= 2 or self._ended():
+        self._peers = peers
+        if peers >= 2:
+            self._partner_present = True
+            return False
+        if self._ended() or not self._partner_present:
             return False
         # Only a count asked after the other side showed up says it went away.
         if self._connected_at is not None:
