@@ -10,27 +10,9 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webrtc_signal import settings as settings_table
 from webrtc_signal.protocol import MAX_BODY, TOKEN_HEADER
 from webrtc_signal.settings import instance_path
-
-# Settings read from the environment (and .env); the README's table describes each.
-SETTING_NAMES = (
-    "SIGNAL_STORE",
-    "SIGNAL_TTL",
-    "SIGNAL_PEER_TIMEOUT",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_TIMEOUT",
-    "ICE_TOKEN_TTL",
-    "TURN_URLS",
-    "TURN_SECRET",
-    "TURN_TTL",
-    "ICE_TRANSPORT_POLICY",
-    "CORS_ORIGINS",
-    "SIGNAL_TRUSTED_PROXIES",
-    "SIGNAL_RATE_LIMIT",
-    "SIGNAL_OPEN_ROOMS",
-)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -38,7 +20,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance_path()), static_folder=None)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_BODY,  # refused before it is read
-        **{name: os.environ[name] for name in SETTING_NAMES if name in os.environ},
+        # Settings read from the environment (and .env): the core's table names each.
+        **{name: os.environ[name] for name in settings_table.NAMES if name in os.environ},
     )
     if test_config is not None:
         app.config.from_mapping(test_config)

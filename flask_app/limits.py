@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
 
-from webrtc_signal import ConfigError, Settings
+from webrtc_signal import Settings
 
 READS = ("GET", "HEAD", "OPTIONS")
 
@@ -18,14 +17,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     The counters live where the rooms live: in Redis when the store is Redis (so every
     process shares them), else in this process.
     """
-    if settings.rate_limit:
-        try:
-            parse_many(settings.rate_limit)
-        except ValueError:
-            raise ConfigError(
-                "SIGNAL_RATE_LIMIT must read like '60 per second; 1200 per minute', "
-                f"got {settings.rate_limit!r}"
-            ) from None
     shared = settings.store_url.startswith("redis://")
     app.extensions["rate_limiter"] = Limiter(
         get_remote_address,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from flask_app import create_app
 from webrtc_signal import ConfigError, Settings
-from webrtc_signal.settings import DEFAULT_STORE
+from webrtc_signal.settings import DEFAULT_STORE, TABLE, markdown_table
 
 
 def test_defaults():
@@ -83,3 +86,19 @@ def test_client_address_comes_from_trusted_proxies_only(store_url):
     assert seen_address(proxied) == "203.0.113.9"
     with pytest.raises(ConfigError, match="SIGNAL_TRUSTED_PROXIES"):
         Settings.from_mapping({"SIGNAL_TRUSTED_PROXIES": "one"})
+
+
+def test_the_readme_table_is_the_settings_table():
+    """One table of settings: Settings reads it, the Flask config takes its names, and the
+    README shows it as it is."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert markdown_table() in readme
+    assert {field.name for field in dataclasses.fields(Settings)} - {"instance_path"} == {
+        setting.attribute for setting in TABLE
+    }
+
+
+@pytest.mark.parametrize("limit", ["60 per sec0nd", "lots"])
+def test_a_bad_rate_limit_is_a_config_error(limit):
+    with pytest.raises(ConfigError, match="SIGNAL_RATE_LIMIT"):
+        Settings.from_mapping({"SIGNAL_RATE_LIMIT": limit})
