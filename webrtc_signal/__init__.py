@@ -24,7 +24,7 @@ from .errors import (
     TooManySignals,
     UnsupportedBody,
 )
-from .ice import IceServers
+from .ice import IceServers, TurnSecret
 from .protocol import DEFAULT_ROOM, SIGNAL_TYPES
 from .routes import Request, Response, handle
 from .settings import Settings
@@ -52,6 +52,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TooManySignals",
+    "TurnSecret",
     "UnsupportedBody",
     "handle",
     "open_store",
