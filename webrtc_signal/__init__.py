@@ -27,7 +27,7 @@ from .errors import (
 from .ice import IceServers, TurnSecret
 from .protocol import DEFAULT_ROOM, SIGNAL_TYPES
 from .routes import Request, Response, handle
-from .settings import Settings
+from .settings import Setting, Settings
 from .signaling import Signaling
 from .store import MemoryStore, SqliteStore, Store, open_store
 
@@ -45,6 +45,7 @@ __all__ = [
     "Request",
     "Response",
     "RoomFull",
+    "Setting",
     "Settings",
     "SignalError",
     "Signaling",
