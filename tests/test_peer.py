@@ -329,13 +329,13 @@ def test_a_partner_gone_before_connecting_is_forgotten(live_server, start_peer):
     assert room_is_clear(live_server, "flaky")
 
 
-@pytest.mark.parametrize("who_ends", ["peer", "seed"])
-def test_a_seed_client_offers_and_the_peer_answers(live_server, start_peer, who_ends):
-    """A client of the seed's kind (tests/seed_client.py) offers from no place in the room,
+@pytest.mark.parametrize("who_ends", ["peer", "partner"])
+def test_a_client_without_a_peer_id_offers_and_the_peer_answers(live_server, start_peer, who_ends):
+    """A client that sends no peer id (tests/seed_client.py) offers from no place in the room,
     so the room counts the peer alone all call long: the peer stays in the call all the same,
     and chats with it in plain text both ways, as the page does. Its hang-up sends no bye;
-    the seed client's hang-up closes the connection, which the peer takes as it leaving."""
-    room = f"seed-{who_ends}"
+    the other client's hang-up closes the connection, which the peer takes as it leaving."""
+    room = f"anonymous-{who_ends}"
     seed = SeedClient(live_server.url, room)
     try:
         seed.call_as_initiator()

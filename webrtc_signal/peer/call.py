@@ -67,11 +67,11 @@ class Peer(Negotiation):
         self._partner_at: float | None = None
         self._connected_at: float | None = None
         # The room's last count of live peers; whether the other side ever held a place there
-        # (a client of the seed's kind never does); and, once connected, whether it is such a
-        # client, which gets chat as plain text and no bye.
+        # (a client without a peer id never does); and, once connected, whether it is such an
+        # anonymous partner, which gets chat as plain text and no bye.
         self._peers = 0
         self._partner_present = False
-        self._seed_partner = False
+        self._anonymous_partner = False
         self._offered: dict[str, Any] | None = None
         self._seen: set[tuple[str, ...]] = set()
         self._early: list[Signal] = []
@@ -131,7 +131,7 @@ class Peer(Negotiation):
         self._dc = self._video_sender = self._remote_video = None
         self._own_tracks = []
         self._partner_at = self._connected_at = None
-        self._partner_present, self._seed_partner = self._peers >= 2, False
+        self._partner_present, self._anonymous_partner = self._peers >= 2, False
         self._offered, self._seen, self._early = None, set(), []
         pc = self._pc = RTCPeerConnection(configuration)
         self._wire(pc)
@@ -146,7 +146,7 @@ class Peer(Negotiation):
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            dc = None if self._seed_partner else self._dc  # a seed's kind of client gets no bye
+            dc = None if self._anonymous_partner else self._dc  # an anonymous partner gets no bye
             if ending in (None, Ending.HUNG_UP) and dc and dc.readyState == "open":
                 # Hanging up or failing: say so, as the page does, before closing.
                 dc.send(BYE_JSON)
@@ -222,7 +222,7 @@ class Peer(Negotiation):
         if pc.connectionState != "connected" or dc is None or dc.readyState != "open":
             return
         self._connected_at = asyncio.get_running_loop().time()
-        self._seed_partner = not self._partner_present
+        self._anonymous_partner = not self._partner_present
         sender = self._video_sender
         echoing = sender is not None and isinstance(sender.track, Echo)
         log.info(
@@ -234,9 +234,9 @@ class Peer(Negotiation):
             self.send_chat(self.greeting)
 
     def _chat(self, text: str) -> str:
-        """A chat message as the other side takes it: plain text for a client of the seed's
-        kind, as it sends its own; our JSON envelope for the others."""
-        return text if self._seed_partner else chat_json(text)
+        """A chat message as the other side takes it: plain text for an anonymous partner, as
+        it sends its own; our JSON envelope for the others."""
+        return text if self._anonymous_partner else chat_json(text)
 
     def _echo(self) -> Echo | None:
         """The other side's video to send back; None if none came (or a webrtc-peer's)."""

@@ -187,7 +187,7 @@ class Negotiation:
 
     def _on_presence(self, peers: int, asked_at: float) -> bool:
         """One count of live peers: fewer than two means the other side went away, if it ever
-        held a place (a client of the seed's kind never does: its leaving shows on the
+        held a place (a client without a peer id never does: its leaving shows on the
         connection instead).
 
         True when the count cannot tell, having been asked before the other side showed up
