@@ -182,7 +182,8 @@ export class Call extends EventTarget {
       // The offer came from a client without a place in the room, so no count tells whether
       // it is still there: if the call does not connect, it was not (the offer is gone now).
       this.unplacedTimer = setTimeout(() => {
-        if (this.isCurrent(pc) && !this.everConnected) {
+        // The count may have come after the answer: only a partner it never showed.
+        if (this.isCurrent(pc) && !this.everConnected && !this.partnerPresent) {
           this.renegotiate(pc, "Nobody answered from the other side. Waiting again…");
         }
       }, UNPLACED_ANSWER_MS);
