@@ -26,12 +26,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import api, errors, limits, public, routes, security, signaling
+    from . import api, errors, limits, public, routes, security, services
 
-    signaling.init_app(app)
+    services.init_app(app)
     errors.init_app(app)
     security.init_app(app)
-    settings = signaling.settings(app)
+    settings = services.settings(app)
     limits.init_app(app, settings)
     # Same origin only unless CORS_ORIGINS lists others.
     if settings.cors_origins:

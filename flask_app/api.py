@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from webrtc_signal import StoreUnavailable
 
-from .signaling import get_ice_servers, get_signaling
+from .services import get_ice_servers, get_signaling
 
 bp = Blueprint("api", __name__)
 

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from webrtc_signal.protocol import TOKEN_HEADER
 from webrtc_signal.routes import PATHS, Request, handle
 
-from .signaling import get_signaling
+from .services import get_signaling
 
 bp = Blueprint("signal", __name__)
 

@@ -167,11 +167,6 @@ class IceServers:
             transport_policy=settings.ice_transport_policy,
         )
 
-    @property
-    def configured(self) -> bool:
-        """True when Twilio credentials were given."""
-        return self._client is not None
-
     def get(self) -> dict[str, Any]:
         """``{"iceServers": [...], "source": "twilio"|"turn-secret"|"fallback", "ttl": seconds,
         "iceTransportPolicy": "all"|"relay"}``."""
