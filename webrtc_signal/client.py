@@ -12,8 +12,9 @@ Needs httpx (the ``peer`` extra); ``import webrtc_signal`` alone does not load t
         ...
         await signaling.hang_up()
 
-The pure functions at the top (peer ids, error mapping, parsing) do no I/O; the client below
-them speaks HTTP. Errors are the core's (``webrtc_signal.errors``), plus ServerUnreachable.
+The pure functions (peer ids, error mapping, parsing) live in :mod:`webrtc_signal.wire` and do
+no I/O; this client speaks HTTP with them. Errors are the core's (``webrtc_signal.errors``),
+plus ServerUnreachable.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 try:
     import httpx
@@ -33,34 +32,44 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "webrtc_signal.client needs httpx: pip install 'webrtc-signal[peer]'"
     ) from exc
 
-from .errors import (
-    BodyTooLarge,
-    Conflict,
-    InvalidRequest,
-    NotAMember,
-    OfferExists,
-    RoomFull,
-    SignalError,
-    StoreUnavailable,
-    TooManySignals,
-    UnsupportedBody,
-)
+from .errors import SignalError, StoreUnavailable
 from .keys import check_peer, check_room
-from .protocol import (
-    ANSWER,
-    CANDIDATE_INITIATOR,
-    CANDIDATE_RECEIVER,
-    DEFAULT_ROOM,
-    MAX_BATCH,
-    OFFER,
-    TOKEN_HEADER,
+from .protocol import ANSWER, DEFAULT_ROOM, OFFER, TOKEN_HEADER
+from .wire import (
+    PEER_ID_ALPHABET,
+    PEER_ID_LENGTH,
+    Events,
+    KeyList,
+    ServerUnreachable,
+    Side,
+    Signal,
+    batches,
+    candidate_type,
+    error_from_response,
+    new_peer_id,
+    parse_events,
+    parse_signals,
 )
+
+__all__ = [  # the client, and what its answers and refusals are made of (from .wire)
+    "PEER_ID_ALPHABET",
+    "PEER_ID_LENGTH",
+    "Events",
+    "KeyList",
+    "ServerUnreachable",
+    "Side",
+    "Signal",
+    "SignalingClient",
+    "batches",
+    "candidate_type",
+    "error_from_response",
+    "new_peer_id",
+    "parse_events",
+    "parse_signals",
+]
 
 log = logging.getLogger(__name__)
 
-# Peer ids as the page makes them: 22 symbols of a 64-symbol alphabet (132 bits).
-PEER_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-PEER_ID_LENGTH = 22
 # The page's rhythm: a heartbeat every 2 s (the server drops a peer after 10 silent seconds),
 # long-polls of 20 s, a pause after a failed request.
 HEARTBEAT_S = 2.0
@@ -68,120 +77,6 @@ WAIT_S = 20.0
 RETRY_S = 1.0
 # Seconds to connect, and to get an answer beyond a long-poll's own wait.
 TIMEOUT_S = 10.0
-
-Side = Literal["initiator", "receiver"]
-Key = list[str]
-# The core exceptions a refusal can stand for: by the error code the server sends, else (a
-# proxy's page, say) by the status alone.
-_REFUSALS = (
-    InvalidRequest,
-    BodyTooLarge,
-    UnsupportedBody,
-    NotAMember,
-    Conflict,
-    OfferExists,
-    RoomFull,
-    TooManySignals,
-    StoreUnavailable,
-)
-ERRORS_BY_CODE: dict[str, type[SignalError]] = {cls.code: cls for cls in _REFUSALS}
-ERRORS_BY_STATUS: dict[int, type[SignalError]] = {
-    cls.status: cls
-    for cls in (
-        InvalidRequest,
-        BodyTooLarge,
-        UnsupportedBody,
-        NotAMember,
-        Conflict,
-        StoreUnavailable,
-    )
-}
-
-
-class ServerUnreachable(SignalError):
-    """No answer from the signaling server: nothing listens there, or the network is down."""
-
-    code = "server_unreachable"
-
-
-@dataclass(frozen=True)
-class Signal:
-    """A stored signal as a read returns it: its key (to delete it by) and its payload."""
-
-    key: Key
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Events:
-    """One answer of the events channel: the room's live peers, the answer another client
-    posted (or None), the candidates other clients sent (oldest first), and the cursor that
-    acknowledges them (None when it delivered nothing)."""
-
-    peers: int
-    answer: dict[str, Any] | None = None
-    candidates: list[Signal] = field(default_factory=list)
-    cursor: str | None = None
-
-
-# -- pure functions --------------------------------------------------------------------------
-
-
-def new_peer_id() -> str:
-    """A random peer id, as unguessable as the page's."""
-    return "".join(secrets.choice(PEER_ID_ALPHABET) for _ in range(PEER_ID_LENGTH))
-
-
-def candidate_type(side: Side) -> str:
-    """The signal type of candidates sent by ``side``."""
-    if side not in ("initiator", "receiver"):
-        raise ValueError(f"side must be 'initiator' or 'receiver', not {side!r}")
-    return CANDIDATE_INITIATOR if side == "initiator" else CANDIDATE_RECEIVER
-
-
-def error_from_response(status: int, body: object) -> SignalError:
-    """The core exception a refused request stands for, from its status and JSON body."""
-    code = body.get("error") if isinstance(body, dict) else None
-    message = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(message, str) or not message:
-        message = f"the server answered {status}" + (f" ({code})" if code else "")
-    cls = ERRORS_BY_CODE.get(code) if isinstance(code, str) else None
-    cls = cls or ERRORS_BY_STATUS.get(status, SignalError)
-    error = cls(message)
-    if cls is SignalError and isinstance(code, str):
-        error.code = code
-    return error
-
-
-def parse_signals(body: object) -> list[Signal]:
-    """A candidates read's answer as Signals, oldest first."""
-    if not isinstance(body, list):
-        raise SignalError("the server's answer is not a list of signals")
-    try:
-        return [Signal(list(item["key"]), item["payload"]) for item in body]
-    except (TypeError, KeyError) as exc:
-        raise SignalError("the server's answer is not a list of signals") from exc
-
-
-def parse_events(body: object) -> Events:
-    """An events answer (``GET /events``) as Events."""
-    if not isinstance(body, dict):
-        raise SignalError("the server's answer is not an events answer")
-    peers, answer, cursor = body.get("peers"), body.get("answer"), body.get("cursor")
-    if (
-        not isinstance(peers, int)
-        or isinstance(peers, bool)
-        or not isinstance(answer, dict | None)
-        or not isinstance(cursor, str | None)
-    ):
-        raise SignalError("the server's answer is not an events answer")
-    return Events(peers, answer, parse_signals(body.get("candidates")), cursor)
-
-
-def batches(items: Sequence[Any], size: int = MAX_BATCH) -> Iterator[Sequence[Any]]:
-    """``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -264,11 +159,11 @@ class SignalingClient:
         """The room's answer, or None; ``wait`` seconds of long-poll for one to come."""
         return await self._read_description(ANSWER, wait)
 
-    async def post_offer(self, payload: dict[str, Any]) -> Key:
+    async def post_offer(self, payload: dict[str, Any]) -> KeyList:
         """Store our offer; OfferExists if another peer's got there first."""
         return await self._post(OFFER, payload)
 
-    async def post_answer(self, payload: dict[str, Any]) -> Key:
+    async def post_answer(self, payload: dict[str, Any]) -> KeyList:
         """Store our answer to the room's offer."""
         return await self._post(ANSWER, payload)
 
@@ -282,9 +177,11 @@ class SignalingClient:
 
     # -- candidates --------------------------------------------------------------------------
 
-    async def post_candidates(self, side: Side, payloads: Sequence[dict[str, Any]]) -> list[Key]:
+    async def post_candidates(
+        self, side: Side, payloads: Sequence[dict[str, Any]]
+    ) -> list[KeyList]:
         """Store candidates ``side`` (our role) sent, in batches; their keys."""
-        stored: list[Key] = []
+        stored: list[KeyList] = []
         for batch in batches(payloads):
             body = await self._request(
                 "POST",
@@ -299,7 +196,7 @@ class SignalingClient:
         params = {**self._query(), "type": candidate_type(of_side)}
         return parse_signals(await self._request("GET", "/signal", params=params, wait=wait))
 
-    async def delete_keys(self, keys: Sequence[Key]) -> int:
+    async def delete_keys(self, keys: Sequence[KeyList]) -> int:
         """Delete signals by the keys they were read under, in batches; how many went."""
         deleted = 0
         for batch in batches(keys):
@@ -388,7 +285,7 @@ class SignalingClient:
         body = await self._request("GET", "/signal", params=params, wait=wait)
         return body.get("payload")
 
-    async def _post(self, kind: str, payload: dict[str, Any]) -> Key:
+    async def _post(self, kind: str, payload: dict[str, Any]) -> KeyList:
         body = await self._request(
             "POST", "/signal", json={**self._query(), "type": kind, "payload": payload}
         )
