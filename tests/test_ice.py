@@ -13,21 +13,14 @@ import pytest
 from twilio.http.http_client import TwilioHttpClient
 
 from flask_app import create_app
+from harness.clock import FakeClock
 from tests.fakes import SECRET, SID, FakeTwilio, twilio_token
 from webrtc_signal import ConfigError, IceServers, Settings
 from webrtc_signal.ice import FALLBACK_TTL, TurnSecret, normalise, stun_urls, turn_credentials
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_token_is_fetched_normalised_and_cached(caplog):
-    fake, clock = FakeTwilio((201, twilio_token(3600))), Clock()
+    fake, clock = FakeTwilio((201, twilio_token(3600))), FakeClock(100.0)
     ice = IceServers(SID, SECRET, token_ttl=3600, http_client=fake, clock=clock)
     answer = ice.get()
     assert answer["source"] == "twilio"
@@ -83,7 +76,7 @@ def test_no_credentials_falls_back_with_one_warning(caplog):
     ],
 )
 def test_twilio_failure_falls_back_logs_once_and_never_the_secret(caplog, failure):
-    fake, clock = FakeTwilio(failure), Clock()
+    fake, clock = FakeTwilio(failure), FakeClock(100.0)
     ice = IceServers(SID, SECRET, http_client=fake, clock=clock)
     with caplog.at_level(logging.DEBUG):
         answers = [ice.get() for _ in range(5)]
@@ -97,7 +90,7 @@ def test_twilio_failure_falls_back_logs_once_and_never_the_secret(caplog, failur
 
 
 def test_twilio_is_tried_again_after_a_failure(caplog):
-    fake, clock = FakeTwilio((503, {"message": "down"}), (201, twilio_token())), Clock()
+    fake, clock = FakeTwilio((503, {"message": "down"}), (201, twilio_token())), FakeClock(100.0)
     ice = IceServers(SID, SECRET, http_client=fake, clock=clock)
     assert ice.get()["source"] == "fallback"
     clock.now += FALLBACK_TTL

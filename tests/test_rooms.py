@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from harness.clock import FakeClock
 from webrtc_signal import (
     InvalidRequest,
     MemoryStore,
@@ -24,17 +25,9 @@ ANSWER = {"type": "answer", "sdp": "a"}
 CAND = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock():
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(5_000_000.0)
 
 
 @pytest.fixture

@@ -8,21 +8,11 @@ import time
 
 import pytest
 
+from harness.clock import FakeClock
 from tests.helpers import at_once
 from webrtc_signal import ConfigError, StoreUnavailable
 from webrtc_signal.store import SCHEMES, MemoryStore, SqliteStore, Store, open_store
 from webrtc_signal.store.redis import RedisStore
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 BACKENDS = {
     "memory": lambda request, clock: MemoryStore(clock=clock),
@@ -35,8 +25,8 @@ BACKENDS = {
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture(params=sorted(BACKENDS))
