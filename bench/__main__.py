@@ -25,9 +25,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import poll_scaling, redis_server, relay, servers, serving, throughput
-from .common import Row, print_table
-from .servers import MODES, ROOT
+from harness import redis_server, servers
+from harness.servers import MODES, ROOT
+from harness.tables import Row, print_table
+
+from . import poll_scaling, relay, serving, throughput
 
 Section = tuple[str, list[Row]]
 NAMES = ("relay", "throughput", "call_setup", "poll_scaling", "memory", "serving")

@@ -1,10 +1,11 @@
 """Call set-up time in real Chromium, through the server and against the in-page floor.
 
-    .venv/bin/python bench/call_setup.py [--calls 10] [--mode gevent] [--tabs 5]
+    .venv/bin/python -m bench.call_setup [--calls 10] [--mode gevent] [--tabs 5]
+    .venv/bin/python bench/call_setup.py [...]     # the same
 
 (`python -m bench` runs it too, through :func:`run`.)
 
-The app runs as the production recipe (bench/servers.py's ``gevent`` mode: gunicorn with
+The app runs as the production recipe (harness/servers.py's ``gevent`` mode: gunicorn with
 gevent, one worker, a fresh temporary sqlite store) in its own process on a free loopback
 port; ``--mode dev`` serves it with `flask run` instead. Not in this process: Playwright's
 driver shares it, and the two taking turns at the GIL added milliseconds to every request.
@@ -39,13 +40,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Run as a script (python bench/call_setup.py, as docs/benchmarks.md shows), the harness is
+# found from the checkout's root, as it is under python -m bench.call_setup.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bench.common import Row, ms, print_table
-from bench.servers import MODES, Server
-from tests.browser import Person, launch_chromium, open_person
+from harness.browser import Person, launch_chromium, open_person
+from harness.servers import MODES, Server
+from harness.tables import Row, ms, print_table
 
 ROOM = "bench-call-setup"
 # The floor's page is the app's page too (same origin, same probes, same CSP), in a room of

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_app import create_app
+from harness.tables import Row, print_table
 from webrtc_signal import keys, protocol
 
 CANDIDATES = 6
@@ -103,7 +104,7 @@ def measure(sizes: tuple[int, ...], folder: Path, samples: int = SAMPLES) -> dic
     return {key: statistics.median(values) for key, values in times.items()}
 
 
-def run(samples: int = SAMPLES) -> list[tuple[str, ...]]:
+def run(samples: int = SAMPLES) -> list[Row]:
     """The table's rows."""
     small, large = 10, 10_000
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,11 +122,5 @@ def run(samples: int = SAMPLES) -> list[tuple[str, ...]]:
     return rows
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-
-
 if __name__ == "__main__":
-    print_table(run())
+    print_table([(__doc__.splitlines()[0], run())])

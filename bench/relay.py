@@ -24,8 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .common import Row, candidate, ms, pct, peer_id, print_table, tag_of
-from .servers import REDIS_MODES, Server
+from harness.servers import REDIS_MODES, Server
+from harness.tables import Row, ms, pct, print_table
+
+from .signals import candidate, peer_id, tag_of
 from .wire import Conn
 
 INTERVAL = 0.5

@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import time
 
-from .common import Row, ms, pct, peer_id, print_table
+from harness.servers import Server, production_command
+from harness.tables import Row, ms, pct, print_table
+
 from .relay import Relay, measure
-from .servers import Server, production_command
+from .signals import peer_id
 from .wire import Conn
 
 HOLD_WAIT = 30

@@ -46,9 +46,12 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from . import servers
-from .common import Row, candidate, description, mib, ms, pct, peer_id, print_table, tag_of
-from .servers import REDIS_MODES, Memory, Server, busy_seconds
+from harness import servers
+from harness.procfs import busy_seconds
+from harness.servers import REDIS_MODES, Memory, Server
+from harness.tables import Row, mib, ms, pct, print_table
+
+from .signals import candidate, description, peer_id, tag_of
 from .wire import Conn
 
 PAIRS = 100

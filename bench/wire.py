@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from .servers import HOST
+from harness.network import HOST
 
 # gunicorn closes a keep-alive connection idle for 2 s (--keep-alive): reconnect before that.
 IDLE_REOPEN = 1.5

@@ -1,20 +1,27 @@
-"""Fixtures: the app on a fresh store, its test client and CLI runner, and a live server."""
+"""Fixtures: the app on a fresh store, its test client and CLI runner, a live server, a
+redis-server and a coturn for the session, and people in headless Chromium.
+
+Fixtures only; what they are made of is in tests/helpers.py and the harness package.
+Playwright is imported by the browser fixtures alone, so a test without a browser needs none.
+"""
 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
-from werkzeug.serving import make_server
 
-from bench.redis_server import RedisServer
 from flask_app import create_app
-from tests.browser import CHROMIUM, Person, launch_chromium, open_person
+from harness.redis_server import RedisServer
 from tests.coturn import TurnServer, TurnServerMissing
-from tests.helpers import Endpoint
+from tests.helpers import LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+    from harness.browser import Person
 
 
 @pytest.fixture
@@ -41,26 +48,6 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class LiveServer(Endpoint):
-    """The app served by werkzeug's threaded server on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-
-
 @pytest.fixture
 def live_server(app) -> Iterator[LiveServer]:
     """A real HTTP server on a free loopback port, on the app's fresh store."""
@@ -72,7 +59,7 @@ def live_server(app) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session; tests flush it through `redis_url`."""
-    server = RedisServer().start()  # the benchmark's: a missing redis-server fails
+    server = RedisServer().start()  # a missing redis-server fails, never skips
     yield server
     server.stop()
 
@@ -106,6 +93,10 @@ def turn_server(tmp_path_factory) -> Iterator[TurnServer]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the whole module; each person gets a context of their own."""
+    from playwright.sync_api import sync_playwright
+
+    from harness.browser import CHROMIUM, launch_chromium
+
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (`make browser`) to run the "
@@ -122,6 +113,8 @@ def browser() -> Iterator[Browser]:
 def people(browser) -> Iterator[Callable[..., Person]]:
     """Open people (contexts) on demand, or tabs of one (``tab_of``); at the end, no page may
     have thrown or broken CSP."""
+    from harness.browser import open_person
+
     opened: list[Person] = []
 
     def open_(url: str, tab_of: Person | None = None, **options) -> Person:

@@ -1,20 +1,52 @@
-"""Shared test helpers: an HTTP endpoint to call, calls at the same instant, a free port."""
+"""Test helpers: the app served in this process or in its own, calls at the same instant,
+waiting for a condition, and a room's state as the store sees it."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from werkzeug.serving import make_server
+
+from harness.endpoint import Endpoint
+from harness.network import HOST
+from harness.servers import Server
+
 T = TypeVar("T")
+
+
+class LiveServer(Endpoint):
+    """The app served by werkzeug's threaded server on a free loopback port, in this process
+    (so a test can look into its store)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._server = make_server(HOST, 0, app, threaded=True)
+        self.url = f"http://{HOST}:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+def app_process(store_url: str, port: int | None = None, **settings: str) -> Server:
+    """The app in its own process under `flask run`, started on ``store_url``, on a free
+    loopback port or on ``port`` (to come back where a page knows it): the default rate
+    limits and ``settings``, none from this process's environment. ``stop()`` ends it, as a
+    restart or a crash would."""
+    server = Server(
+        "dev", settings, store=store_url, port=port, limits=True, inherit_settings=False
+    )
+    return server.start()
 
 
 def at_once(calls: list[Callable[[], T]]) -> list[T]:
@@ -32,88 +64,6 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
     for t in threads:
         t.join()
     return results
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Endpoint:
-    """A running server at ``self.url``, called as a client would call it."""
-
-    url: str
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        timeout: float = 10,
-        token: str | None = None,
-    ) -> tuple[int, Any]:
-        """Send one request (as a member, given its token); the status and the JSON answer."""
-        return self.exchange(method, path, body, timeout, token)[:2]
-
-    def exchange(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        timeout: float = 10,
-        token: str | None = None,
-    ) -> tuple[int, Any, Any]:
-        """Like :meth:`request`, with the response headers too."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("X-Peer-Token", token)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"null"), resp.headers
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read() or b"null"), err.headers
-
-    def enter(self, room: str, peer: str) -> str:
-        """Make ``peer`` a member of ``room``; its token."""
-        status, body, headers = self.exchange("GET", f"/room?room={room}&peer={peer}")
-        assert status == 200, body
-        return headers["X-Peer-Token"]
-
-
-class AppProcess(Endpoint):
-    """The app in its own process (`flask run`) on a loopback port: a free one, or ``port``."""
-
-    def __init__(self, store_url: str, port: int | None = None, **settings: str) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_"))}
-        env.update(SIGNAL_STORE=store_url, FLASK_APP="flask_app", **settings)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "run", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.request("GET", "/healthz")
-                return
-            except OSError:
-                assert self.process.poll() is None, "the app process exited"
-                assert time.monotonic() < deadline, "the app process did not start"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        """End the process (as a restart or a crash would)."""
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_app import create_app
-from tests.test_ice import SECRET, SID, FakeTwilio, twilio_token
+from tests.fakes import SECRET, SID, FakeTwilio, twilio_token
 
 
 def test_ice_servers_fallback(client):

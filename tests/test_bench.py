@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import redis_server, relay, throughput
+from bench import relay, throughput
 from bench.__main__ import TARGETS, collect, main, parse
-from bench.common import print_table
+from harness import redis_server
+from harness.tables import print_table
 
 TINY = ["--quick", "--mode", "gevent", "--pairs", "4", "--duration", "1", "--samples", "5"]
 TINY_REDIS = ["--mode", "redis2", "--pairs", "4", "--duration", "1", "--samples", "5"]

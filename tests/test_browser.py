@@ -1,6 +1,6 @@
 """The page in real headless Chromium: two browser contexts are two people in one room.
 
-Every page here runs under a strict Content-Security-Policy (see tests/browser.py), and a
+Every page here runs under a strict Content-Security-Policy (see harness/browser.py), and a
 test fails if a page throws an uncaught error or violates the policy.
 """
 
@@ -16,14 +16,8 @@ import pytest
 from playwright.sync_api import expect
 
 from flask_app import create_app
-from tests.browser import (
-    AUDIO_ENERGY_JS,
-    CHROMIUM,
-    REMOTE_BRIGHTNESS_JS,
-    Person,
-)
-from tests.conftest import LiveServer
-from tests.helpers import AppProcess, room_is_clear, room_state, wait_until
+from harness.browser import CHROMIUM, Person
+from tests.helpers import LiveServer, app_process, room_is_clear, room_state, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -128,9 +122,9 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
 
     # Mute and unmute: Bob stops hearing Alice, then hears her again.
     def energy_growth(seconds: float = 1.5) -> float:
-        before = bob.page.evaluate(AUDIO_ENERGY_JS)
+        before = bob.audio_energy()
         time.sleep(seconds)
-        return bob.page.evaluate(AUDIO_ENERGY_JS) - before
+        return bob.audio_energy() - before
 
     alice.button("Mute").click()
     expect(alice.button("Unmute")).to_be_visible()
@@ -143,7 +137,7 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
 
     # Camera off and on: Bob's picture of Alice goes black, then comes back.
     def brightness() -> float:
-        return bob.page.evaluate(REMOTE_BRIGHTNESS_JS)
+        return bob.remote_brightness()
 
     assert brightness() > 30
     alice.button("Camera off").click()
@@ -483,14 +477,14 @@ def test_a_server_restart_mid_negotiation_lets_the_call_complete(tmp_path, peopl
     """The server (sqlite store) goes away while the first person waits, and comes back on
     the same port and file: the second person's call still connects."""
     store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
-    server = AppProcess(store)
+    server = app_process(store)
     try:
         alice = people(f"{server.url}/?room=restart")
         alice.start()
         alice.expect_state("waiting")
         server.stop()
         time.sleep(1.5)  # the page's reads and heartbeats fail meanwhile
-        server = AppProcess(store, port=server.port)
+        server = app_process(store, port=server.port)
         bob = people(f"{server.url}/?room=restart")
         bob.start()
         alice.expect_state("connected", timeout=15_000)

@@ -18,7 +18,8 @@ import pytest
 from cryptography import x509
 from playwright.sync_api import expect
 
-from tests.helpers import Endpoint, free_port
+from harness.endpoint import Endpoint
+from harness.network import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import Person
+from harness.browser import Person
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import Person
+from harness.browser import Person
 from tests.helpers import room_is_clear, wait_until
 
 pytestmark = pytest.mark.browser

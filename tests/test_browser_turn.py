@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from flask_app import create_app
-from tests.conftest import LiveServer
 from tests.coturn import TurnServer
+from tests.helpers import LiveServer
 
 pytestmark = pytest.mark.browser
 

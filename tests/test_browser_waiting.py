@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import Person
+from harness.browser import Person
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.helpers import free_port, room_state
+from harness.network import free_port
+from tests.helpers import room_state
 from webrtc_signal import (
     BodyTooLarge,
     Conflict,

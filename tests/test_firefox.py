@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import LiveServer
-from tests.helpers import room_is_clear
+from harness.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import LiveServer, room_is_clear
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from flask_app import create_app
-from tests.conftest import LiveServer
-from tests.helpers import at_once
+from tests.helpers import LiveServer, at_once
 
 OFFER = {"type": "offer", "sdp": "v=0"}
 

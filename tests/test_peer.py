@@ -22,7 +22,8 @@ import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from tests.helpers import free_port, room_is_clear, room_state, wait_until
+from harness.network import free_port
+from tests.helpers import room_is_clear, room_state, wait_until
 from tests.seed_client import SeedClient
 from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (

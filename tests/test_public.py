@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
+from harness.network import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

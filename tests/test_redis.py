@@ -8,7 +8,8 @@ import time
 import pytest
 import redis
 
-from tests.helpers import AppProcess, at_once, free_port, wait_until
+from harness.network import free_port
+from tests.helpers import app_process, at_once, wait_until
 from webrtc_signal import MemoryStore, Signaling, StoreUnavailable
 from webrtc_signal.store.redis import RedisStore
 
@@ -19,7 +20,7 @@ ANSWER = {"type": "answer", "sdp": "v=0 answer"}
 @pytest.fixture
 def two_apps(redis_url):
     # Limits off: the concurrency test writes faster than one address may.
-    apps = [AppProcess(redis_url, SIGNAL_RATE_LIMIT="off") for _ in range(2)]
+    apps = [app_process(redis_url, SIGNAL_RATE_LIMIT="off") for _ in range(2)]
     yield apps
     for app in apps:
         app.stop()
@@ -101,7 +102,7 @@ def test_concurrent_offers_across_processes(two_apps):
 
 
 def test_redis_down_gives_503_fast_and_comes_back(redis_server, redis_url):
-    app = AppProcess(redis_url)
+    app = app_process(redis_url)
     try:
         app.request("POST", "/signal", {"room": "k", "type": "offer", "payload": OFFER})
         redis_server.stop()

@@ -8,7 +8,7 @@ import pytest
 
 from flask_app import create_app
 from flask_app.security import CONTENT_SECURITY_POLICY, HEADERS
-from tests.browser import STRICT_CSP
+from harness.browser import STRICT_CSP
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from flask_app import create_app
-from tests.browser import Person
-from tests.conftest import LiveServer
-from tests.helpers import room_is_clear, wait_until
+from harness.browser import Person
+from tests.helpers import LiveServer, room_is_clear, wait_until
 from tests.seed_client import SeedClient
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,9 @@ import random
 import sqlite3
 import threading
 import time
-from pathlib import Path
 
-from tests.helpers import AppProcess
+from harness.servers import Server
+from tests.helpers import app_process
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "90"))
 WORKERS = 12
@@ -21,14 +21,14 @@ PEER_TIMEOUT = 2
 RSS_GROWTH_BOUND_MIB = 40
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+def rss_mib(server: Server) -> float:
+    """The app process's VmRSS now, in MiB."""
+    rss = server.memory().serving_rss
+    assert rss > 0, "the app process is gone"
+    return rss / 1024
 
 
-def one_call(server: AppProcess, room: str, abandon: bool) -> None:
+def one_call(server: Server, room: str, abandon: bool) -> None:
     """Two peers meet, swap offer, answer and candidates; then hang up (or just vanish)."""
     ask = server.request
     alice, bob = server.enter(room, "alice"), server.enter(room, "bob")
@@ -69,7 +69,7 @@ def one_call(server: AppProcess, room: str, abandon: bool) -> None:
 
 def test_soak(tmp_path):
     path = tmp_path / "soak.sqlite"
-    server = AppProcess(
+    server = app_process(
         f"sqlite:///{path}",
         SIGNAL_TTL=str(TTL),
         SIGNAL_PEER_TIMEOUT=str(PEER_TIMEOUT),
@@ -78,7 +78,7 @@ def test_soak(tmp_path):
     try:
         for n in range(20):  # warm up: imports, caches and the store's first pages
             one_call(server, f"warm-{n}", abandon=False)
-        warm = rss_mib(server.process.pid)
+        warm = rss_mib(server)
         calls, errors = [], []
         stop_at = time.monotonic() + SOAK_SECONDS
 
@@ -98,7 +98,7 @@ def test_soak(tmp_path):
             t.start()
         for t in threads:
             t.join()
-        loaded = rss_mib(server.process.pid)
+        loaded = rss_mib(server)
         assert errors == []
         assert len(calls) > 100, "the soak ran too few calls to mean anything"
 
@@ -108,7 +108,7 @@ def test_soak(tmp_path):
         rows = conn.execute("SELECT key FROM signals").fetchall()
         conn.close()
         assert rows == [], f"{len(rows)} entries left, e.g. {rows[:3]}"
-        after = rss_mib(server.process.pid)
+        after = rss_mib(server)
         print(
             f"\nsoak: {len(calls)} calls in {SOAK_SECONDS:.0f} s; RSS warm {warm:.1f} MiB, "
             f"loaded {loaded:.1f} MiB, after {after:.1f} MiB"

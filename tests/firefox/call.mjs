@@ -6,7 +6,7 @@
 //     --first firefox --second chromium [--calls 2] [--chromium-arg=--FLAG ...]
 //
 // Chromium's flags (fake camera and microphone, no sandbox, no network) come from
-// tests/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
+// harness/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
 // it alike.
 //
 // Each call, as a person would make it: the first person clicks Start Session and waits, the
@@ -15,6 +15,7 @@
 // ones), who is left "idle" while the other sees "left". One browser process per kind; each
 // person has a browser context and a window of their own.
 
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import puppeteer from "puppeteer-core";
 
@@ -47,52 +48,10 @@ const SOUND_TIMEOUT_MS = 10_000;
 const DARK = 5;
 const LIT = 30;
 
-// Installed before the page's own script: every change of #status[data-state] with the time
-// it happened (Date.now(), one clock for both browsers on this machine), any CSP violation,
-// and two measures of what arrives from the other person.
-function installProbes() {
-  window.__probe = { states: [], csp: [] };
-  window.__probe.remoteBrightness = () => {
-    // The average brightness (0-255) of the remote video's current frame; -1 without one.
-    const video = document.getElementById("remoteVideo");
-    if (!video.videoWidth) return -1;
-    const canvas = document.createElement("canvas");
-    canvas.width = 32;
-    canvas.height = 24;
-    const context = canvas.getContext("2d");
-    context.drawImage(video, 0, 0, canvas.width, canvas.height);
-    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-    let sum = 0;
-    for (let i = 0; i < pixels.length; i += 4) {
-      sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
-    }
-    return sum / (pixels.length / 4);
-  };
-  window.__probe.audioEnergy = async () => {
-    // Audio energy received so far: grows while the other person's microphone is on.
-    let energy = 0;
-    (await window.videoChat.call.pc.getStats()).forEach((entry) => {
-      if (entry.type === "inbound-rtp" && entry.kind === "audio") {
-        energy += entry.totalAudioEnergy || 0;
-      }
-    });
-    return energy;
-  };
-  document.addEventListener("securitypolicyviolation", (event) => {
-    window.__probe.csp.push(`${event.violatedDirective} ${event.blockedURI}`);
-  });
-  document.addEventListener("DOMContentLoaded", () => {
-    const status = document.getElementById("status");
-    const record = () => {
-      window.__probe.states.push({ state: status.dataset.state, at: Date.now() });
-    };
-    record();
-    new MutationObserver(record).observe(status, {
-      attributes: true,
-      attributeFilter: ["data-state"],
-    });
-  });
-}
+// The page probes, installed before the page's own script (harness/probes.js, shared with the
+// Playwright tests): every change of #status[data-state] with the time it happened, any CSP
+// violation, and two measures of what arrives from the other person.
+const PROBES = readFileSync(new URL("../../harness/probes.js", import.meta.url), "utf8");
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,7 +90,7 @@ class Person {
     const context = await browser.createBrowserContext();
     const page = await context.newPage({ type: "window" });
     const person = new Person(name, kind, page);
-    await page.evaluateOnNewDocument(installProbes);
+    await page.evaluateOnNewDocument(PROBES);
     const response = await page.goto(url);
     person.csp = response ? response.headers()["content-security-policy"] || null : null;
     await person.waitState("idle");

@@ -1,6 +1,6 @@
 """Driving the page in a real Chromium: launch flags, one person per browser context, probes.
 
-Used by tests/test_browser.py and bench/call_setup.py. Every person's page is served under a
+Used by the browser tests and bench/call_setup.py. Every person's page is served under a
 strict Content-Security-Policy (added to the document's response), so a test run also proves
 the page needs no inline script, inline handler or inline style.
 """
@@ -38,37 +38,11 @@ STRICT_CSP = (
     "form-action 'none'; frame-ancestors 'none'"
 )
 
-# What the tests look at from outside the page's own code: the ICE configuration each
-# RTCPeerConnection got, every candidate handed to addIceCandidate, every getUserMedia stream
-# (to check Hang Up stops them) and any CSP violation.
-PROBES_JS = """
-(() => {
-  window.__probe = { configs: [], candidates: [], streams: [], csp: [] };
-  const NativePC = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends NativePC {
-    constructor(config) {
-      super(config);
-      window.__probe.configs.push(JSON.parse(JSON.stringify(config || {})));
-    }
-  };
-  const addIceCandidate = NativePC.prototype.addIceCandidate;
-  NativePC.prototype.addIceCandidate = function (candidate, ...rest) {
-    window.__probe.candidates.push(candidate && candidate.candidate);
-    return addIceCandidate.call(this, candidate, ...rest);
-  };
-  if (navigator.mediaDevices) {
-    const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-    navigator.mediaDevices.getUserMedia = async (constraints) => {
-      const stream = await getUserMedia(constraints);
-      window.__probe.streams.push(stream);
-      return stream;
-    };
-  }
-  document.addEventListener("securitypolicyviolation", (event) => {
-    window.__probe.csp.push(event.violatedDirective + " " + event.blockedURI);
-  });
-})();
-"""
+# What the tests look at from outside the page's own code (harness/probes.js, shared with
+# tests/firefox/call.mjs): the ICE configuration each RTCPeerConnection got, every candidate
+# handed to addIceCandidate, every getUserMedia stream (to check Hang Up stops them), any CSP
+# violation, each change of the page's state, and what arrives from the other person.
+PROBES_JS = (Path(__file__).parent / "probes.js").read_text()
 
 # getUserMedia failing with the DOMException named by the argument: NotAllowedError as after
 # clicking "Block" in the prompt, NotFoundError on a machine with no camera or microphone.
@@ -79,38 +53,6 @@ MEDIA_ERROR_JS = """
       Promise.reject(new DOMException("getUserMedia failed: " + name, name));
   }
 })(%s);
-"""
-
-# The average brightness (0-255) of the remote video's current frame: black when the other
-# person turned the camera off, not black while their (fake) camera runs.
-REMOTE_BRIGHTNESS_JS = """
-() => {
-  const video = document.getElementById("remoteVideo");
-  if (!video.videoWidth) return -1;
-  const canvas = document.createElement("canvas");
-  canvas.width = 32;
-  canvas.height = 24;
-  const context = canvas.getContext("2d");
-  context.drawImage(video, 0, 0, canvas.width, canvas.height);
-  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  let sum = 0;
-  for (let i = 0; i < pixels.length; i += 4) sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
-  return sum / (pixels.length / 4);
-}
-"""
-
-# Audio energy received so far (grows while the other person's microphone is on).
-AUDIO_ENERGY_JS = """
-async () => {
-  const call = window.videoChat.call;
-  if (!call || !call.pc) return -1;
-  let energy = 0;
-  (await call.pc.getStats()).forEach((entry) => {
-    const audio = entry.type === "inbound-rtp" && entry.kind === "audio";
-    if (audio) energy += entry.totalAudioEnergy || 0;
-  });
-  return energy;
-}
 """
 
 
@@ -181,8 +123,16 @@ class Person:
         )
 
     def probe(self, name: str):
-        """What the probes recorded: configs, candidates, csp."""
+        """What the probes recorded: configs, candidates, streams, csp, states."""
         return self.page.evaluate(f"window.__probe.{name}")
+
+    def remote_brightness(self) -> float:
+        """The average brightness (0-255) of the other person's video now; -1 without one."""
+        return self.page.evaluate("window.__probe.remoteBrightness()")
+
+    def audio_energy(self) -> float:
+        """Audio energy received from the other person so far; -1 outside a call."""
+        return self.page.evaluate("window.__probe.audioEnergy()")
 
     def expect_remote_video_playing(self, timeout: float = 10_000) -> None:
         """The other person's video has frames, and its playback time keeps rising."""

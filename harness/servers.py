@@ -1,12 +1,16 @@
-"""The server under test: the app in its own process on a free loopback port, fresh store.
+"""The app in its own process on a loopback port, as the benchmarks and the tests run it.
 
-Each serving mode is one command line. The sqlite store belongs to one process (its
-long-poll wake-ups are in-process), so those modes run one worker; the redisN modes run the
-production recipe with N workers on the run's own redis-server (bench/redis_server.py),
-flushed before each start, where a post wakes long-polls in every process through pub/sub.
+Each serving mode is one command line: ``dev`` is `flask run`, the others gunicorn. The
+sqlite store belongs to one process (its long-poll wake-ups are in-process), so those modes
+run one worker; the redisN modes run the production recipe with N workers on the run's own
+redis-server (harness/redis_server.py), flushed before each start, where a post wakes
+long-polls in every process through pub/sub.
 
-    with Server("gevent") as server:
+    with Server("gevent") as server:            # a free port, a fresh sqlite store
         server.port, server.memory()
+    server = Server("dev", store=url, port=port).start()   # a given store, a given port
+    server.request("GET", "/healthz")            # called as a client would (Endpoint)
+    server.stop()
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,8 +26,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from . import procfs, redis_server
+from .endpoint import Endpoint
+from .network import HOST, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # loopback only, always
 
 # Threads for gthread: one per request that may be waiting at once. The throughput load holds
 # up to 400 long-polls (200 clients, two waits each at most), so 512 leaves room for posts.
@@ -86,51 +92,16 @@ def production_command(port: int = 8000) -> str:
     return " ".join([*argv[:-1], f"'{argv[-1]}'"])
 
 
-def busy_seconds() -> float:
-    """CPU time the whole machine has spent busy so far (all cpus, from /proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = [int(n) for n in f.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 def settle(most: float, busy: float = 0.15) -> float:
     """Wait (up to ``most`` seconds) until the machine's cpus are less than ``busy`` used over
     a second: other work skews every number here. The seconds waited."""
     start = time.monotonic()
     while time.monotonic() - start < most:
-        before = busy_seconds()
+        before = procfs.busy_seconds()
         time.sleep(1.0)
-        if (busy_seconds() - before) / (os.cpu_count() or 1) < busy:
+        if (procfs.busy_seconds() - before) / (os.cpu_count() or 1) < busy:
             break
     return time.monotonic() - start
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _kib(path: str, field: str) -> int:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(field):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of one process, in KiB (0 once it is gone)."""
-    return _kib(f"/proc/{pid}/status", "VmRSS:")
-
-
-def pss_kib(pid: int) -> int:
-    """Proportional set size of one process, in KiB: a page shared by n processes counts 1/n,
-    so the PSS of a gunicorn master and its forked worker add up to what they really use."""
-    return _kib(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 class Memory(NamedTuple):
@@ -146,84 +117,45 @@ class Memory(NamedTuple):
         return Memory(*(max(a, b) for a, b in zip(self, other, strict=True)))
 
 
-def children(pid: int) -> list[int]:
-    """The direct children of a process, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces; the parent pid is 2 fields after it.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user + system) these processes have used so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _client_ports(port: int) -> dict[int, int]:
-    """The open connections to ``port`` on the loopback: the client's port -> the inode of
-    the server's end (from /proc/net/tcp; the server's end has ``port`` as its local one)."""
-    found = {}
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            local, remote, state = fields[1], fields[2], fields[3]
-            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # 01: established
-                found[int(remote.rsplit(":", 1)[1], 16)] = int(fields[9])
-    return found
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    """The inodes of the sockets a process has open."""
-    found = set()
-    with contextlib.suppress(OSError):
-        for fd in os.scandir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd.path)
-                if target.startswith("socket:["):
-                    found.add(int(target[8:-1]))
-    return found
-
-
-class Server:
-    """One serving mode of the app, started in a fresh temp folder with a fresh store: sqlite,
-    or for the redisN modes the run's redis-server, flushed."""
+class Server(Endpoint):
+    """One serving mode of the app, started in a fresh temp folder (its log's) on a store: a
+    fresh sqlite one there, or for the redisN modes the run's redis-server, flushed; or
+    ``store``, a given store URL."""
 
     def __init__(
-        self, mode: str, env: dict[str, str] | None = None, *, limits: bool = False
+        self,
+        mode: str,
+        env: dict[str, str] | None = None,
+        *,
+        store: str | None = None,
+        port: int | None = None,
+        limits: bool = False,
+        inherit_settings: bool = True,
     ) -> None:
-        """``limits``: keep the rate limits the environment (or the default) sets, as the
-        production command would; without it they are off."""
+        """``env``: settings (or other variables) for the app, over everything else.
+        ``port``: serve there (say, to restart on the port a page knows) rather than on a
+        free port. ``limits``: keep the rate limits the settings (or the default) set, as the
+        production command would; without it they are off. ``inherit_settings``: whether the
+        SIGNAL_* settings of this process's environment reach the app (the bench's way, so a
+        setting can be tried by hand); without it only the ones given here count."""
         self.mode = mode
         self.what, argv = MODES[mode]
-        self.port = free_port()
+        self.port = port or free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-")
         folder = Path(self._tmp.name)
         self.argv = [sys.executable, "-m", *(a.format(port=self.port) for a in argv)]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "GUNICORN"))}
-        self.env.update(SIGNAL_STORE=f"sqlite:///{folder / 'signal.sqlite'}", PYTHONUNBUFFERED="1")
+        dropped = ("FLASK_", "GUNICORN", *(() if inherit_settings else ("SIGNAL_",)))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+        self.env.update(
+            SIGNAL_STORE=store or f"sqlite:///{folder / 'signal.sqlite'}", PYTHONUNBUFFERED="1"
+        )
         if not limits:
             # Rate limits off: every bench client shares 127.0.0.1, and the limiter is not
             # measured.
             self.env["SIGNAL_RATE_LIMIT"] = "off"
         self.env.update(env or {})
         # The redisN modes get the run's redis-server at start (started then, when first used).
-        self.redis = mode in REDIS_MODES and "SIGNAL_STORE" not in (env or {})
+        self.redis = mode in REDIS_MODES and store is None and "SIGNAL_STORE" not in (env or {})
         self.redis_pid: int | None = None
         self.log_path = folder / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -246,8 +178,6 @@ class Server:
     def _start(self, timeout: float) -> Server:
         settle(SETTLE)
         if self.redis:
-            from . import redis_server  # imported here: it imports this module
-
             store = redis_server.shared()
             store.flush()
             self.env["SIGNAL_STORE"] = store.url
@@ -283,8 +213,8 @@ class Server:
         last: tuple[list[int], float] = ([], -1.0)
         still = 0
         while time.monotonic() < deadline:
-            workers = sorted(children(self.proc.pid))
-            used = _cpu_seconds(workers)
+            workers = sorted(procfs.children(self.proc.pid))
+            used = procfs.cpu_seconds(workers)
             still = still + 1 if (workers, used) == last else 0
             if len(workers) == self.worker_count and still == 2:
                 return workers
@@ -306,18 +236,22 @@ class Server:
         """The server's memory now (see :class:`Memory`)."""
         assert self.proc is not None
         pids = [self.proc.pid, *self.workers]
-        serving = sum(rss_kib(pid) for pid in self.workers or pids)
-        return Memory(serving, sum(rss_kib(pid) for pid in pids), sum(pss_kib(pid) for pid in pids))
+        serving = sum(procfs.rss_kib(pid) for pid in self.workers or pids)
+        return Memory(
+            serving,
+            sum(procfs.rss_kib(pid) for pid in pids),
+            sum(procfs.pss_kib(pid) for pid in pids),
+        )
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server's processes have used so far, its
         redis-server's included."""
         assert self.proc is not None
-        return _cpu_seconds([self.proc.pid, *self.workers]) + self.redis_cpu_seconds()
+        return procfs.cpu_seconds([self.proc.pid, *self.workers]) + self.redis_cpu_seconds()
 
     def redis_cpu_seconds(self) -> float:
         """CPU time the redis-server has used so far (0 on the other stores)."""
-        return 0.0 if self.redis_pid is None else _cpu_seconds([self.redis_pid])
+        return 0.0 if self.redis_pid is None else procfs.cpu_seconds([self.redis_pid])
 
     def serving_pids(self) -> list[int]:
         """The processes that serve requests: gunicorn's workers, or the dev server."""
@@ -327,15 +261,15 @@ class Server:
     def connections(self) -> list[int]:
         """How many open connections each serving process holds (gunicorn's workers share
         the listening socket; a connection stays with the worker that accepted it)."""
-        held = set(_client_ports(self.port).values())
-        return [len(_socket_inodes(pid) & held) for pid in self.serving_pids()]
+        held = set(procfs.client_ports(self.port).values())
+        return [len(procfs.socket_inodes(pid) & held) for pid in self.serving_pids()]
 
     def process_of(self, client_port: int | None) -> int | None:
         """Which serving process (an index into :meth:`serving_pids`) holds the connection
         the client opened from ``client_port``; None when none does (yet)."""
-        inode = None if client_port is None else _client_ports(self.port).get(client_port)
+        inode = None if client_port is None else procfs.client_ports(self.port).get(client_port)
         for n, pid in enumerate(self.serving_pids()):
-            if inode is not None and inode in _socket_inodes(pid):
+            if inode is not None and inode in procfs.socket_inodes(pid):
                 return n
         return None
 
@@ -350,7 +284,7 @@ class Server:
         finish their waits before exiting) gets SIGKILL, workers first. Only its own pids."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
-            workers = self.workers or children(proc.pid)
+            workers = self.workers or procfs.children(proc.pid)
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(3)
@@ -372,7 +306,7 @@ class Server:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return rss_kib(pid) > 0 and f"{HOST}:{self.port}".encode() in cmdline
+        return procfs.rss_kib(pid) > 0 and f"{HOST}:{self.port}".encode() in cmdline
 
     def __enter__(self) -> Server:
         return self.start()

@@ -1,10 +1,12 @@
-"""The run's own redis-server, for the serving modes on the Redis store.
+"""A redis-server of our own on a free loopback port, for the Redis store's tests and rows.
 
-Started on first use (so only when a Redis row runs) on a free port of 127.0.0.1, with no
-persistence, in a temporary folder; `python -m bench` stops it at the end, even on error.
-A missing redis-server is an error, never a reason to skip.
+No persistence, in a temporary folder; a missing redis-server is an error, never a reason
+to skip. The tests start one for their session; the benchmarks share one for the run,
+started on first use (so only when a Redis row runs), and `python -m bench` stops it at the
+end, even on error.
 
-    server = redis_server.shared()   # started now, or the one already running
+    server = RedisServer().start()   # one of your own: server.url, server.stop()
+    server = redis_server.shared()   # the run's: started now, or the one already running
     server.flush()                   # an empty database for the next app server
     redis_server.stop_shared()
 """
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .servers import HOST, free_port
+from .network import HOST, free_port
 
 
 class RedisServer:

@@ -1,0 +1,83 @@
+// What the browser tests look at from outside the page's own code, installed before the
+// page's script runs: harness/browser.py reads this file for Chromium under Playwright,
+// tests/firefox/call.mjs for Firefox and Chromium under puppeteer-core. It records in
+// window.__probe:
+// - configs: the ICE configuration each RTCPeerConnection got;
+// - candidates: every candidate handed to addIceCandidate;
+// - streams: every getUserMedia stream (so a test can check Hang Up stops them);
+// - csp: every Content-Security-Policy violation;
+// - states: each change of #status[data-state], with the time it happened (Date.now(), one
+//   clock for every browser on this machine);
+// and gives two measures of what arrives from the other person: remoteBrightness() and
+// audioEnergy().
+(() => {
+  const probe = { configs: [], candidates: [], streams: [], csp: [], states: [] };
+  window.__probe = probe;
+
+  const NativePC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends NativePC {
+    constructor(config) {
+      super(config);
+      probe.configs.push(JSON.parse(JSON.stringify(config || {})));
+    }
+  };
+  const addIceCandidate = NativePC.prototype.addIceCandidate;
+  NativePC.prototype.addIceCandidate = function (candidate, ...rest) {
+    probe.candidates.push(candidate && candidate.candidate);
+    return addIceCandidate.call(this, candidate, ...rest);
+  };
+  if (navigator.mediaDevices) {
+    const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await getUserMedia(constraints);
+      probe.streams.push(stream);
+      return stream;
+    };
+  }
+  document.addEventListener("securitypolicyviolation", (event) => {
+    probe.csp.push(`${event.violatedDirective} ${event.blockedURI}`);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const status = document.getElementById("status");
+    if (!status) return; // not the app's page
+    const record = () => probe.states.push({ state: status.dataset.state, at: Date.now() });
+    record();
+    new MutationObserver(record).observe(status, {
+      attributes: true,
+      attributeFilter: ["data-state"],
+    });
+  });
+
+  // The average brightness (0-255) of the remote video's current frame; -1 without one.
+  // Black when the other person turned the camera off, not black while their (fake) camera
+  // runs.
+  probe.remoteBrightness = () => {
+    const video = document.getElementById("remoteVideo");
+    if (!video.videoWidth) return -1;
+    const canvas = document.createElement("canvas");
+    canvas.width = 32;
+    canvas.height = 24;
+    const context = canvas.getContext("2d");
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
+    }
+    return sum / (pixels.length / 4);
+  };
+
+  // Audio energy received so far (grows while the other person's microphone is on); -1
+  // outside a call.
+  probe.audioEnergy = async () => {
+    const call = window.videoChat && window.videoChat.call;
+    if (!call || !call.pc) return -1;
+    let energy = 0;
+    (await call.pc.getStats()).forEach((entry) => {
+      if (entry.type === "inbound-rtp" && entry.kind === "audio") {
+        energy += entry.totalAudioEnergy || 0;
+      }
+    });
+    return energy;
+  };
+})();
