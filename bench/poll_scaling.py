@@ -38,14 +38,16 @@ def fill(store, rooms: int) -> None:
             (keys.peer_key(room, slot), {"peer": f"{peer}-{n}", "seen": now})
             for slot, peer in enumerate(("init", "recv"))
         ]
+        # Each signal as the core stores it: its payload and the peer that sent it.
+        senders = (f"init-{n}", f"recv-{n}")
         items += [
-            (keys.description_key(room, kind), {"payload": {"sdp": "x" * 2000}})
-            for kind in protocol.DESCRIPTION_TYPES
+            (keys.description_key(room, kind), {"payload": {"sdp": "x" * 2000}, "peer": sender})
+            for kind, sender in zip(protocol.DESCRIPTION_TYPES, senders, strict=True)
         ]
-        record = {"payload": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}
+        candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
         items += [
-            (keys.new_candidate_key(room, sent_as), record)
-            for sent_as in protocol.CANDIDATES_FOR
+            (keys.new_candidate_key(room, sent_as), {"payload": candidate, "peer": sender})
+            for sent_as, sender in zip(protocol.CANDIDATES_FOR, senders, strict=True)
             for _ in range(CANDIDATES)
         ]
         store.set_many(items, 300)

@@ -85,7 +85,7 @@ class Members:
         # Entering to answer an offer posted without a peer id: that client can neither
         # enter nor show a token, so the room stays open to it for this member's call.
         offer = self.store.get(keys.description_key(room, protocol.OFFER))
-        if offer is not None and offer["peer"] is None:
+        if offer is not None and offer.get("peer") is None:
             member["open"] = True
         for slot in SLOTS:
             if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
