@@ -185,3 +185,15 @@ def test_unknown_names_are_refused(capsys):
     else:
         raise AssertionError("--only nope was accepted")
     assert "unknown --only nope" in capsys.readouterr().err
+
+
+def test_poll_scaling_polls_a_room_among_many_stored_ones():
+    """Section 4 runs on rooms stored as the core stores them, and gives both ratios."""
+    from bench import poll_scaling
+
+    header, core, http = poll_scaling.run(samples=5)
+    assert header == ("poll of one room (sqlite)", "10 rooms", "10,000 rooms", "ratio")
+    for row in (core, http):
+        small, large, ratio = (float(cell.split()[0].rstrip("x")) for cell in row[1:])
+        assert small > 0 and large > 0
+        assert ratio == pytest.approx(large / small, rel=0.02, abs=0.01)
