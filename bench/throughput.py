@@ -340,8 +340,9 @@ class EventsPair(Pair):
                     # (One check at a time: another would find the same.)
                     checking = asyncio.create_task(self.keep_offer(peer, offer.tag))
         finally:
-            if checking is not None:
+            if checking is not None:  # ended with the call: its outcome no longer matters
                 checking.cancel()
+                await asyncio.gather(checking, return_exceptions=True)
 
     async def keep_offer(self, peer: Peer, tag: str) -> None:
         """The page's check, on each events answer while no answer came: the offer still
