@@ -429,3 +429,17 @@ def test_hang_up_ends_the_callers_waiting_reads():
     # (a third of the 10 s peer timeout).
     assert time.monotonic() - start < 1.5
     assert len(results) == 1
+
+
+def test_an_offer_left_by_a_peer_without_a_place_is_not_answered(signaling):
+    """A post that lands after its sender hung up leaves an offer nobody can answer: the next
+    person to enter finds the room empty and offers instead."""
+    alice = enter(signaling, "r", "alice")
+    signaling.hang_up("r", **alice)
+    # Alice's offer re-post, sent before her hang-up, lands after it (as a race would).
+    signaling.store.set(
+        ("webrtc_signal", "r", "offer"), {"payload": OFFER, "peer": "alice"}, signaling.ttl
+    )
+    bob = enter(signaling, "r", "bob")
+    assert signaling.read("r", "offer", **bob) is None
+    signaling.post("r", "offer", OFFER, **bob)
