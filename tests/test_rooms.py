@@ -443,3 +443,90 @@ def test_an_offer_left_by_a_peer_without_a_place_is_not_answered(signaling):
     bob = enter(signaling, "r", "bob")
     assert signaling.read("r", "offer", **bob) is None
     signaling.post("r", "offer", OFFER, **bob)
+
+
+def test_a_stale_sign_of_life_does_not_bring_back_a_member_who_hung_up(signaling, clock):
+    """A request reads the places, its member hangs up, then the request records the sign of
+    life it read: the place stays free, so the next person may enter."""
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    clock.now += 1  # old enough that the request rewrites "seen"
+    slots = signaling.members.live("r")  # what alice's request read
+    signaling.hang_up("r", **alice)
+    signaling.members.admit("r", "alice", alice["token"], slots)  # ... then refreshes
+    assert signaling.store.get(peer_key("r", 0)) is None
+    assert signaling.presence("r", **bob) == {"room": "r", "peers": 1}
+    enter(signaling, "r", "carol")
+
+
+def test_a_stale_sign_of_life_does_not_overwrite_who_took_the_place(signaling, clock):
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    clock.now += 1
+    slots = signaling.members.live("r")
+    signaling.hang_up("r", **alice)
+    carol = enter(signaling, "r", "carol")  # into alice's old place
+    assert signaling.store.get(peer_key("r", 0))["peer"] == "carol"
+    signaling.members.admit("r", "alice", alice["token"], slots)
+    assert signaling.store.get(peer_key("r", 0))["peer"] == "carol"
+    assert signaling.presence("r", **carol) == {"room": "r", "peers": 2}
+    assert signaling.presence("r", **bob) == {"room": "r", "peers": 2}
+
+
+def test_a_stale_sign_of_life_does_not_undo_the_members_new_entry(signaling, clock):
+    """A member who hung up and entered again holds a new token: a request of its first
+    entry, finishing late, leaves the new record (and its token) in place."""
+    alice = enter(signaling, "r", "alice")
+    clock.now += 1
+    slots = signaling.members.live("r")
+    signaling.hang_up("r", **alice)
+    again = enter(signaling, "r", "alice")
+    signaling.members.admit("r", "alice", alice["token"], slots)
+    assert signaling.presence("r", **again) == {"room": "r", "peers": 1}
+
+
+def test_a_stale_cursor_does_not_bring_back_a_dropped_member(signaling, clock):
+    """The push channel stores its cursor in the member's record: when the member was dropped
+    as dead (or hung up) meanwhile, the write finds no place and makes none."""
+    alice = enter(signaling, "r", "alice")
+    enter(signaling, "r", "bob")
+    slots = signaling.members.live("r")
+    slot, member = next((s, m) for s, m in slots.items() if m["peer"] == "bob")
+    clock.now += 6
+    signaling.presence("r", **alice)  # alice keeps her place, bob says nothing
+    clock.now += 5
+    signaling.presence("r", **alice)  # bob is dead: alice's request drops him
+    assert signaling.store.get(peer_key("r", slot)) is None
+    saved = signaling.members.save("r", slot, {**member, "cursor": "c", "delivered": []})
+    assert signaling.store.get(peer_key("r", slot)) is None
+    assert saved is False
+    assert signaling.presence("r", **alice) == {"room": "r", "peers": 1}
+    carol = enter(signaling, "r", "carol")
+    saved = signaling.members.save("r", slot, {**member, "cursor": "c"})
+    assert signaling.store.get(peer_key("r", slot))["peer"] == "carol"
+    assert saved is False
+    assert signaling.presence("r", **carol) == {"room": "r", "peers": 2}
+
+
+def test_a_members_cursor_is_saved_while_it_holds_its_place(signaling):
+    alice = enter(signaling, "r", "alice")
+    slot, member = next(iter(signaling.members.live("r").items()))
+    assert signaling.members.save("r", slot, {**member, "cursor": "c"}) is True
+    assert signaling.store.get(peer_key("r", slot))["cursor"] == "c"
+    assert signaling.presence("r", **alice) == {"room": "r", "peers": 1}
+
+
+def test_the_push_channel_does_not_bring_back_a_member_who_left_while_it_answered(
+    signaling, monkeypatch
+):
+    alice, bob = enter(signaling, "r", "alice"), enter(signaling, "r", "bob")
+    signaling.post("r", "candidate_initiator", CAND, **alice)
+    addressed_to = signaling._addressed_to
+
+    def leave_first(room, peer):
+        signaling.leave("r", **bob)  # bob's other tab leaves while his push channel answers
+        return addressed_to(room, peer)
+
+    monkeypatch.setattr(signaling, "_addressed_to", leave_first)
+    got = signaling.events("r", **bob)
+    assert [c["payload"] for c in got["candidates"]] == [CAND]
+    assert signaling.presence("r", **alice) == {"room": "r", "peers": 1}
+    enter(signaling, "r", "carol")

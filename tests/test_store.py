@@ -60,7 +60,7 @@ def test_every_scheme_has_a_contract_backend():
 
 def test_every_backend_implements_the_whole_interface():
     abstract = {name for name, f in vars(Store).items() if getattr(f, "__isabstractmethod__", 0)}
-    assert abstract >= {"get", "create", "set", "delete", "list", "delete_prefix"}
+    assert abstract >= {"get", "create", "set", "replace", "delete", "list", "delete_prefix"}
     for cls in (MemoryStore, SqliteStore, RedisStore):
         assert not inspect.isabstract(cls)
 
@@ -82,6 +82,87 @@ def test_create_if_absent(store):
     assert store.create(key, "first", ttl=60) is True
     assert store.create(key, "second", ttl=60) is False
     assert store.get(key) == "first"
+
+
+def test_replace_writes_only_over_the_record_it_expects(store):
+    key = ("ns", "room", "peers", "0")
+    alice = {"peer": "alice", "token": "t1", "seen": 1}
+    # Absent: not created.
+    assert store.replace(key, alice, ttl=60, where={"peer": "alice"}) is False
+    assert store.get(key) is None
+    assert store.list(("ns", "room")) == []
+    # Present and matching: stored.
+    store.set(key, alice, ttl=60)
+    assert store.replace(key, {**alice, "seen": 2}, ttl=60, where={"peer": "alice"}) is True
+    assert store.get(key) == {**alice, "seen": 2}
+    # Present, another peer's: untouched, also when only one of the fields differs.
+    carol = {"peer": "carol", "token": "t2", "seen": 3}
+    store.set(key, carol, ttl=60)
+    assert store.replace(key, {**alice, "seen": 4}, ttl=60, where={"peer": "alice"}) is False
+    assert store.replace(key, alice, ttl=60, where={"peer": "carol", "token": "t1"}) is False
+    assert store.get(key) == carol
+    assert store.replace(key, {**carol, "seen": 5}, ttl=60, where={"peer": "carol", "token": "t2"})
+    assert store.get(key) == {**carol, "seen": 5}
+    assert store.list(("ns", "room")) == [(key, {**carol, "seen": 5})]
+
+
+def test_replace_compares_strings_with_strings_in_objects_only(store):
+    key = ("ns", "r", "x")
+    for stored in ({"peer": 1}, {"peer": None}, {"peer": {"id": "1"}}, {}, ["peer"], "peer"):
+        store.set(key, stored, ttl=60)
+        assert store.replace(key, "new", ttl=60, where={"peer": "1"}) is False
+        assert store.get(key) == stored
+    # No fields to compare: any live object matches, and nothing else does.
+    assert store.replace(key, "new", ttl=60, where={}) is False
+    store.set(key, {"peer": 1}, ttl=60)
+    assert store.replace(key, "new", ttl=60, where={}) is True
+    assert store.get(key) == "new"
+
+
+@pytest.mark.parametrize(
+    "where", [{"peer": 1}, {"peer": None}, {"a.b": "x"}, {"a'": "x"}, {"": "x"}, {1: "x"}]
+)
+def test_replace_refuses_what_it_cannot_compare(store, where):
+    store.set(("ns", "r", "x"), {"peer": "x"}, ttl=60)
+    with pytest.raises(ValueError):
+        store.replace(("ns", "r", "x"), {"peer": "y"}, ttl=60, where=where)
+    assert store.get(("ns", "r", "x")) == {"peer": "x"}
+
+
+def test_replace_skips_an_expired_entry_and_renews_a_live_one(store, advance):
+    store.set(("ns", "r", "gone"), {"peer": "a"}, ttl=0.2)
+    store.set(("ns", "r", "kept"), {"peer": "a"}, ttl=0.2)
+    assert store.replace(("ns", "r", "kept"), {"peer": "a", "n": 1}, ttl=30, where={"peer": "a"})
+    advance(0.25)
+    assert store.replace(("ns", "r", "gone"), {"peer": "a"}, ttl=30, where={"peer": "a"}) is False
+    assert store.get(("ns", "r", "gone")) is None
+    assert store.list(("ns", "r")) == [(("ns", "r", "kept"), {"peer": "a", "n": 1})]
+
+
+def test_replacing_a_key_moves_it_to_the_end(store):
+    store.set(("p", "q", "a"), {"peer": "x"}, ttl=60)
+    store.set(("p", "q", "b"), 2, ttl=60)
+    assert store.replace(("p", "q", "a"), {"peer": "y"}, ttl=60, where={"peer": "x"})
+    assert store.list(("p", "q")) == [(("p", "q", "b"), 2), (("p", "q", "a"), {"peer": "y"})]
+    assert store.delete_prefix(("p", "q")) == 2
+    assert store.list(("p", "q")) == []
+
+
+def test_replace_is_atomic_under_threads(store):
+    """Eight threads race to replace the record they all read, 30 rounds: exactly one wins."""
+    for n in range(30):
+        key = ("race", "r", str(n))
+        store.set(key, {"peer": "read"}, ttl=60)
+        won = at_once(
+            [
+                lambda i=i, key=key: store.replace(
+                    key, {"peer": f"t{i}"}, ttl=60, where={"peer": "read"}
+                )
+                for i in range(8)
+            ]
+        )
+        assert won.count(True) == 1
+        assert store.get(key) == {"peer": f"t{won.index(True)}"}
 
 
 def test_expired_entries_are_invisible_and_replaceable(store, advance):
@@ -286,6 +367,21 @@ def test_sqlite_create_is_atomic_across_connections(tmp_path):
     assert b.delete(("k",)) is True
     assert a.create(("k",), "a again", ttl=60) is True
     assert b.get(("k",)) == "a again"
+    a.close()
+    b.close()
+
+
+def test_sqlite_replace_is_atomic_across_connections(tmp_path):
+    """A record another connection deleted or rewrote is not written over."""
+    a, b = SqliteStore(tmp_path / "s.sqlite"), SqliteStore(tmp_path / "s.sqlite")
+    a.set(("k",), {"peer": "alice"}, ttl=60)
+    assert b.delete(("k",)) is True
+    assert a.replace(("k",), {"peer": "alice", "n": 1}, ttl=60, where={"peer": "alice"}) is False
+    assert b.get(("k",)) is None
+    b.set(("k",), {"peer": "carol"}, ttl=60)
+    assert a.replace(("k",), {"peer": "alice", "n": 1}, ttl=60, where={"peer": "alice"}) is False
+    assert a.replace(("k",), {"peer": "carol", "n": 2}, ttl=60, where={"peer": "carol"}) is True
+    assert b.get(("k",)) == {"peer": "carol", "n": 2}
     a.close()
     b.close()
 

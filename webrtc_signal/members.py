@@ -138,9 +138,21 @@ class Members:
             raise NotAMember("enter the room first: a peer id takes a place with enter()")
         return None
 
-    def save(self, room: str, slot: int, member: Member) -> None:
-        """Write a member's record back (the push channel keeps its cursor there)."""
-        self.store.set(keys.peer_key(room, slot), member, self.ttl)
+    def save(self, room: str, slot: int, member: Member) -> bool:
+        """Write a member's record back (the push channel keeps its cursor there) while the
+        member still holds that place; True when written.
+
+        The record was read earlier in the request. Had the member hung up or been dropped
+        as dead meanwhile, an unconditional write would bring it back as a ghost holding a
+        place, or overwrite whoever entered since (the member itself, entering again, holds
+        a new token): the write lands only on the very record it was read from.
+        """
+        return self.store.replace(
+            keys.peer_key(room, slot),
+            member,
+            self.ttl,
+            where={"peer": member["peer"], "token": member["token"]},
+        )
 
     def leave(self, room: str, peer: str) -> int:
         """Free ``peer``'s place and remove what it sent; how many signals went."""
@@ -170,7 +182,11 @@ class Members:
         )
 
     def _refresh(self, room: str, slot: int, member: Member) -> None:
-        """Record a member's sign of life; at most every SEEN_RESOLUTION, to spare writes."""
+        """Record a member's sign of life; at most every SEEN_RESOLUTION, to spare writes.
+
+        Only while the member still holds its place (see :meth:`save`): a request that read
+        the place before its member left keeps no one in the room.
+        """
         now = self.clock()
         if now - member["seen"] >= min(SEEN_RESOLUTION, self.peer_timeout / 4):
             self.save(room, slot, {**member, "seen": now})

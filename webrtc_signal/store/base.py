@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..notify import Notifier
@@ -32,6 +34,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set(self, key: Key, value: Value, ttl: float) -> None:
         """Store ``value`` under ``key``, replacing any value there."""
+
+    @abc.abstractmethod
+    def replace(self, key: Key, value: Value, ttl: float, *, where: Mapping[str, str]) -> bool:
+        """Store ``value`` only if the live value under ``key`` is an object whose fields
+        equal ``where``'s (e.g. ``{"peer": "alice"}``); True when stored.
+
+        A compare-and-set, atomic also against other processes sharing the store: a record
+        read earlier is written back only while nobody deleted it, let it expire or put
+        another one in its place. No live value, or one that differs, leaves the key as it
+        is (absent stays absent). ``where`` maps field names (identifiers) to strings; an
+        empty one matches any live object. Like :meth:`set`, the write counts as the
+        entry's newest.
+        """
 
     @abc.abstractmethod
     def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
@@ -88,6 +103,8 @@ class Store(abc.ABC):
 
 
 SEPARATOR = "\x1f"
+# A field :meth:`Store.replace` compares: a name every backend can put in a JSON path as is.
+FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def encode_key(key: Key) -> str:
@@ -100,3 +117,13 @@ def encode_key(key: Key) -> str:
 def decode_key(text: str) -> Key:
     """The inverse of :func:`encode_key`."""
     return tuple(text.split(SEPARATOR))
+
+
+def check_where(where: Mapping[str, str]) -> dict[str, str]:
+    """The ``where`` of :meth:`Store.replace`, checked: identifier field names, string values."""
+    for field, expected in where.items():
+        if not (isinstance(field, str) and FIELD.fullmatch(field)):
+            raise ValueError(f"a field to compare must be an identifier: {field!r}")
+        if not isinstance(expected, str):
+            raise ValueError(f"a field's expected value must be a string: {field}={expected!r}")
+    return dict(where)

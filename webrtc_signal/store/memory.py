@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 
-from .base import Key, Store, Value, encode_key
+from .base import Key, Store, Value, check_where, encode_key
 
 
 class MemoryStore(Store):
@@ -56,6 +57,18 @@ class MemoryStore(Store):
     def set(self, key: Key, value: Value, ttl: float) -> None:
         with self._lock:
             self._put(key, value, ttl)
+
+    def replace(self, key: Key, value: Value, ttl: float, *, where: Mapping[str, str]) -> bool:
+        where = check_where(where)
+        encode_key(key)
+        with self._lock:
+            current = self._live(key)
+            if not isinstance(current, dict) or any(
+                current.get(field) != expected for field, expected in where.items()
+            ):
+                return False
+            self._put(key, value, ttl)
+            return True
 
     def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
         for key, _ in items:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import redis
 
 from ..errors import StoreUnavailable
 from ..notify import Notifier
-from .base import Key, Store, Value, decode_key, encode_key
+from .base import Key, Store, Value, check_where, decode_key, encode_key
 
 T = TypeVar("T")
 # Prefixes shorter than this are not indexed; listing one (only `clear-rooms --all` does)
@@ -30,12 +30,24 @@ SEQUENCE = "idx:seq"
 # next request waits for one, up to the store's timeout, instead of failing.
 POOL_SIZE = 50
 
-# KEYS: the entry, the sequence counter, then its indexes. ARGV: value, ttl in ms, "nx" or "".
-# One script, so the entry and its index entries land together or not at all.
+# KEYS: the entry, the sequence counter, then its indexes. ARGV: value, ttl in ms, then "nx"
+# (only if absent), "match" (only if the live value is an object whose fields equal those of
+# the JSON object in ARGV[4]) or "" (always). One script, so the check, the entry and its
+# index entries happen together or not at all.
 _WRITE = """
 local ok
 if ARGV[3] == "nx" then
   ok = redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX")
+elseif ARGV[3] == "match" then
+  local raw = redis.call("GET", KEYS[1])
+  if not raw then return 0 end
+  -- Values are written by json.dumps: an object, and only an object, starts with "{".
+  if string.sub(raw, 1, 1) ~= "{" then return 0 end
+  local current = cjson.decode(raw)
+  for field, expected in pairs(cjson.decode(ARGV[4])) do
+    if current[field] ~= expected then return 0 end
+  end
+  ok = redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 else
   ok = redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 end
@@ -89,9 +101,19 @@ class RedisStore(Store):
         except redis.RedisError as exc:
             raise StoreUnavailable(f"the redis store failed: {type(exc).__name__}") from exc
 
-    def _put(self, key: Key, value: Value, ttl: float, mode: str, client: Any = None) -> Any:
+    def _put(
+        self,
+        key: Key,
+        value: Value,
+        ttl: float,
+        mode: str,
+        client: Any = None,
+        where: Mapping[str, str] | None = None,
+    ) -> Any:
         keys = [encode_key(key), SEQUENCE, *index_keys(key)]
         args = [json.dumps(value), max(1, int(ttl * 1000)), mode]
+        if where is not None:
+            args.append(json.dumps(where))
         return self._write(keys=keys, args=args, client=client)
 
     def get(self, key: Key) -> Value | None:
@@ -110,6 +132,10 @@ class RedisStore(Store):
 
     def set(self, key: Key, value: Value, ttl: float) -> None:
         self._call(lambda: self._put(key, value, ttl, ""))
+
+    def replace(self, key: Key, value: Value, ttl: float, *, where: Mapping[str, str]) -> bool:
+        where = check_where(where)
+        return bool(self._call(lambda: self._put(key, value, ttl, "match", where=where)))
 
     def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
         for key, _ in items:

@@ -6,13 +6,14 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
 from sqlitedict import SqliteDict
 
 from ..errors import ConfigError, StoreUnavailable
-from .base import SEPARATOR, Key, Store, Value, decode_key, encode_key
+from .base import SEPARATOR, Key, Store, Value, check_where, decode_key, encode_key
 
 TABLE = "signals"
 # Writes answer what they changed with RETURNING (SQLite 3.35, 2021): one statement, not two.
@@ -115,6 +116,30 @@ class SqliteStore(Store):
         self._rows(
             "REPLACE INTO {t} (key, value) VALUES (?, ?)",
             (encode_key(key), self._record(value, self._clock() + ttl)),
+        )
+
+    def replace(self, key: Key, value: Value, ttl: float, *, where: Mapping[str, str]) -> bool:
+        where = check_where(where)
+        now = self._clock()
+        # The stored value sits under "v" in the row's JSON; a field matches when it holds a
+        # JSON string equal to the expected one (json_type keeps a number or object out).
+        match = "".join(
+            " AND json_type(value, ?) = 'text' AND json_extract(value, ?) = ?" for _ in where
+        )
+        compared = [
+            part
+            for field, expected in where.items()
+            for part in (f"$.v.{field}", f"$.v.{field}", expected)
+        ]
+        # One statement, as in create: atomic even against another process writing the file.
+        # REPLACE, not UPDATE, so the entry gets a new rowid and lists as the newest write.
+        return bool(
+            self._rows(
+                "INSERT OR REPLACE INTO {t} (key, value) SELECT ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM {t} WHERE key = ? AND json_extract(value, '$.e') > ? "
+                f"AND json_type(value, '$.v') = 'object'{match}) RETURNING 1",
+                (encode_key(key), self._record(value, now + ttl), encode_key(key), now, *compared),
+            )
         )
 
     def set_many(self, items: list[tuple[Key, Value]], ttl: float) -> None:
