@@ -84,8 +84,10 @@ format: $(VENV)/.test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Two workers (pytest-xdist), a module each at a time: the soak and the browsers' calls wait
+# on the network and on timers far more than they use a core.
 test: $(VENV)/.test browser lint
-	$(BIN)/pytest $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
 
 bench: $(VENV)/.test browser
 	$(BIN)/python -m bench
