@@ -26,7 +26,7 @@ export class Call extends EventTarget {
     this.getMedia = getMedia;
     this.PeerConnection = PeerConnection || globalThis.RTCPeerConnection;
     this.localStream = null;
-    this.iceServers = [];
+    this.rtcConfig = null; // for new RTCPeerConnection, from the server
     this.pc = null;
     this.dc = null;
     this.role = null;
@@ -45,7 +45,7 @@ export class Call extends EventTarget {
     // Entering comes first: someone who cannot get in (a full room) is never asked for a
     // camera. The ICE servers do not depend on the rest: asked for at once.
     this.status("connecting", "Starting: joining the room…");
-    const iceAsked = this.signaling.iceServers();
+    const iceAsked = this.signaling.rtcConfiguration();
     iceAsked.catch(() => {}); // its failure is reported below, unless entering failed first
     let offer;
     try {
@@ -61,7 +61,7 @@ export class Call extends EventTarget {
       }
       this.localStream = stream;
       this.emit("media", { stream });
-      this.iceServers = await iceAsked;
+      this.rtcConfig = await iceAsked;
       if (this.ended) return;
       if (Date.now() - readAt >= OFFER_FRESH_MS) offer = undefined;
     } catch (err) {
@@ -107,7 +107,7 @@ export class Call extends EventTarget {
 
   newConnection() {
     // A fresh RTCPeerConnection with our tracks, wired to this call.
-    const pc = new this.PeerConnection(this.configuration());
+    const pc = new this.PeerConnection(this.rtcConfig);
     this.pc = pc;
     this.dc = null;
     this.role = null;
@@ -409,16 +409,7 @@ export class Call extends EventTarget {
     this.emit("end", { reason, error });
   }
 
-  // -- the connection's configuration, and what video we send ----------------------------
-
-  configuration() {
-    // For new RTCPeerConnection: the ICE servers, and the ICE transport policy when the
-    // signaling client learnt one other than "all" with them ("relay": TURN relays only).
-    const policy = this.signaling.iceTransportPolicy;
-    const config = { iceServers: this.iceServers };
-    if (policy && policy !== "all") config.iceTransportPolicy = policy;
-    return config;
-  }
+  // -- what video we send ---------------------------------------------------------------
 
   async replaceVideo(track) {
     // Send `track` (a shared screen, or the camera again) instead of the video we send now,

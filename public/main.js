@@ -56,22 +56,11 @@ function render() {
   });
 }
 
-// /api/ice-servers names the ICE transport policy ("relay": TURN relays only) beside the
-// servers. signaling.js hands a call only the servers, so the page's client keeps the policy
-// too, where call.js looks for it.
-class PageSignaling extends SignalingClient {
-  async iceServers() {
-    const answer = await this.request("GET", "/api/ice-servers");
-    this.iceTransportPolicy = answer.iceTransportPolicy || "all";
-    return answer.iceServers || [];
-  }
-}
-
 // -- a call ----------------------------------------------------------------------------------
 
 async function start() {
   if (call || !roomIsValid) return;
-  const current = new Call(new PageSignaling(location.href, room), { getMedia: openMedia });
+  const current = new Call(new SignalingClient(location.href, room), { getMedia: openMedia });
   call = current;
   stopWatchingRoom();
   clearChat();

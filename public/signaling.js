@@ -91,10 +91,14 @@ export class SignalingClient {
     return data;
   }
 
-  async iceServers() {
-    // The servers for new RTCPeerConnection({iceServers}).
+  async rtcConfiguration() {
+    // What new RTCPeerConnection takes, from GET /api/ice-servers: the ICE servers, and the
+    // transport policy when it is not "all" ("relay": TURN relays only).
     const answer = await this.request("GET", "/api/ice-servers");
-    return answer.iceServers || [];
+    const config = { iceServers: answer.iceServers || [] };
+    const policy = answer.iceTransportPolicy;
+    if (policy && policy !== "all") config.iceTransportPolicy = policy;
+    return config;
   }
 
   async enter() {

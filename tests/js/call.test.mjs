@@ -84,8 +84,10 @@ class FakeSignaling {
   record(name, ...args) {
     this.calls.push([name, ...args]);
   }
-  async iceServers() {
-    return [{ urls: "stun:example.org" }];
+  async rtcConfiguration() {
+    const config = { iceServers: [{ urls: "stun:example.org" }] };
+    if (this.iceTransportPolicy) config.iceTransportPolicy = this.iceTransportPolicy;
+    return config;
   }
   async enter() {
     this.record("enter");
@@ -224,7 +226,7 @@ test("chat: our envelope, plain text from other clients, and bye", async () => {
   assert.equal(seen.at(-1)[1].reason, "left");
 });
 
-test("the connection is made relay-only when the signaling client says so", async () => {
+test("the connection takes the configuration the signaling client got", async () => {
   const signaling = new FakeSignaling(null);
   const { call } = newCall(signaling);
   await call.start();

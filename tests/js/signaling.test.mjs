@@ -54,6 +54,14 @@ test("two clients meet: offer, answer and candidates through the push channel", 
   assert.equal(alice.token, null);
 });
 
+test("rtcConfiguration() is what new RTCPeerConnection takes", async () => {
+  const client = new SignalingClient(BASE, "js-config");
+  const config = await client.rtcConfiguration();
+  assert.ok(Array.isArray(config.iceServers) && config.iceServers.length > 0);
+  assert.equal(config.iceTransportPolicy, undefined); // "all" is the browser's own default
+  assert.equal(client.token, null); // asking takes no place in the room
+});
+
 test("stop() ends the held request at once", async () => {
   const alone = new SignalingClient(BASE, "js-alone");
   await alone.enter();
