@@ -13,6 +13,9 @@ class Endpoint:
 
     url: str
 
+    def __init__(self, url: str) -> None:
+        self.url = url
+
     def request(
         self,
         method: str,
@@ -31,12 +34,16 @@ class Endpoint:
         body: Any = None,
         timeout: float = 10,
         token: str | None = None,
+        content_type: str = "application/json",
     ) -> tuple[int, Any, Any]:
-        """Like :meth:`request`, with the response headers too."""
-        data = None if body is None else json.dumps(body).encode()
+        """Like :meth:`request`, with the response headers too. A ``bytes`` body is sent as
+        it is, with ``content_type``; anything else as JSON."""
+        data = (
+            None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        )
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         if token:
             req.add_header("X-Peer-Token", token)
         try:

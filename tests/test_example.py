@@ -6,11 +6,11 @@ import importlib.util
 import json
 import re
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from harness.endpoint import Endpoint
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stdlib_server.py"
 
@@ -31,20 +31,10 @@ def example_url(tmp_path, monkeypatch):
 
 def call(url: str, method: str, path: str, body=None, token=None, content_type=None):
     """One request; status, JSON answer and the token header (if any)."""
-    data = (
-        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    status, answer, headers = Endpoint(url).exchange(
+        method, path, body, token=token, content_type=content_type or "application/json"
     )
-    req = urllib.request.Request(url + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", content_type or "application/json")
-    if token:
-        req.add_header("X-Peer-Token", token)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, json.load(resp), resp.headers.get("X-Peer-Token")
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, json.load(err), err.headers.get("X-Peer-Token")
+    return status, answer, headers.get("X-Peer-Token")
 
 
 def test_example_speaks_the_protocol(example_url):
