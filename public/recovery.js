@@ -55,3 +55,63 @@ export function nextStep({
   }
   return { step: "restart" };
 }
+
+// Runs the policy for one call from the moment its connection is lost until it is back (or
+// the call ends): `actions` reads what nextStep needs and takes the steps it picks.
+//   read()    {partnerPlaced, canRestart, answered}
+//   restart() an ICE restart       fresh()  a fresh connection
+//   rejoin()  wait in the room     giveUp() end the call
+export class Recovery {
+  constructor(actions) {
+    this.actions = actions;
+    this.lost = null; // {since, offeredAt, freshAt, restarts} while recovering
+    this.timer = null;
+  }
+
+  get active() {
+    return this.lost !== null;
+  }
+
+  get since() {
+    return this.lost ? this.lost.since : null;
+  }
+
+  begin() {
+    // The connection is lost (again): start recovering, or take the next step sooner.
+    if (!this.lost) this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
+    this.step();
+  }
+
+  offered() {
+    // An in-call offer went out or came in: an ICE restart is under way.
+    if (this.lost) this.lost.offeredAt = Date.now();
+  }
+
+  step() {
+    clearTimeout(this.timer);
+    const lost = this.lost;
+    if (!lost) return;
+    const { step, delay } = nextStep({ now: Date.now(), ...lost, ...this.actions.read() });
+    if (step === "give-up" || step === "rejoin") {
+      this.stop();
+      if (step === "give-up") this.actions.giveUp();
+      else this.actions.rejoin();
+      return;
+    }
+    if (step === "restart") {
+      lost.restarts += 1;
+      lost.offeredAt = Date.now();
+      this.actions.restart();
+    } else if (step === "fresh") {
+      lost.freshAt = Date.now();
+      this.actions.fresh();
+    }
+    this.timer = setTimeout(() => this.step(), step === "wait" ? delay : RECONNECT.restartBackoffMs[0]);
+  }
+
+  stop() {
+    // Back, or the call ended: nothing more to do.
+    clearTimeout(this.timer);
+    this.lost = null;
+  }
+}
