@@ -234,6 +234,7 @@ def test_two_clients_meet_swap_signals_and_hang_up(live_server):
                 "answer": 0,
                 "candidates_for_initiator": 0,
                 "candidates_for_receiver": 0,
+                "descriptions": 0,
             }
             assert await bob.presence() == 1
             await bob.leave()
