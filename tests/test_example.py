@@ -119,6 +119,15 @@ def conversation(url: str) -> list:
     )
     read = ask("GET", "/signal?room=c&type=candidate_initiator&peer=bob&wait=1", who="bob")
     ask("DELETE", "/signal", {"peer": "bob", "keys": [item["key"] for item in read]}, "bob")
+    # In-call negotiation: a re-offer through /events, never through a read.
+    reoffer = {"type": "offer", "sdp": "v=0 re-offer"}
+    body = {"room": "c", "peer": "alice", "type": "description", "payload": reoffer}
+    ask("POST", "/signal", body, "alice")
+    got = ask("GET", "/events?room=c&peer=bob&peers=2&wait=1", who="bob")
+    ask("GET", f"/events?room=c&peer=bob&peers=2&cursor={got['cursor']}&wait=0.2", who="bob")
+    ask("GET", "/signal?room=c&type=description&peer=bob", who="bob")
+    ask("POST", "/signal", {"room": "c", "type": "description", "payload": reoffer})
+    ask("POST", "/signal", {**body, "payload": {"type": "offer"}}, "alice")
     ask("GET", "/room?room=c&peer=bob", who="bob")
     ask("GET", "/room?room=c&peer=carol", who="carol")
     ask("GET", "/signal?room=c&type=offer")

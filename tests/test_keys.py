@@ -12,6 +12,7 @@ from webrtc_signal.keys import (
     check_type,
     description_key,
     new_candidate_key,
+    new_description_key,
     parse_signal_key,
 )
 
@@ -59,10 +60,25 @@ def test_seed_key_layout():
     assert parse_signal_key(["webrtc_signal", "r", "answer"]) == description_key("r", "answer")
 
 
+def test_in_call_description_keys_sort_in_the_order_they_were_made(monkeypatch):
+    made = [new_description_key("r") for _ in range(200)]
+    assert all(key[:3] == ("webrtc_signal", "r", "descriptions") for key in made)
+    assert all(len(key[3]) == 32 and key[3] == key[3].lower() for key in made)
+    assert sorted(made) == made and len(set(made)) == len(made)
+    assert parse_signal_key(list(made[0])) == made[0]
+    # A clock that stands still or steps back does not break the order.
+    monkeypatch.setattr("time.time_ns", lambda: 5)
+    later = [new_description_key("r") for _ in range(3)]
+    assert sorted(made + later) == made + later
+
+
 @pytest.mark.parametrize(
     "key",
     [
         None,
+        ["webrtc_signal", "r", "descriptions", "0" * 31],
+        ["webrtc_signal", "r", "descriptions", "A" * 32],
+        ["webrtc_signal", "r", "description", "0" * 32],
         "webrtc_signal/r/offer",
         ["webrtc_signal", "r"],
         ["webrtc_signal", "r", "offer", "extra"],

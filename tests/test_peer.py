@@ -233,6 +233,7 @@ EMPTY_ROOM = {
     "answer": 0,
     "candidates_for_initiator": 0,
     "candidates_for_receiver": 0,
+    "descriptions": 0,
 }
 
 

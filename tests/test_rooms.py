@@ -330,6 +330,15 @@ def test_a_members_requests_cost_few_sqlite_statements(tmp_path, clock, monkeypa
     assert (len(got), n) == (2, 2)
     # Both places, the batch of keys.
     assert cost(lambda: signaling.delete_keys([c["key"] for c in got], **bob)) == (2, 2)
+    # An in-call description: both places, the room's descriptions (for the limit), the write.
+    offer = {"type": "offer", "sdp": "v=0"}
+    assert cost(lambda: len(signaling.post("r", "description", offer, **alice)))[1] == 3
+    # The push channel delivering it: both places, the room's signals, the cursor kept.
+    got, n = cost(lambda: signaling.events("r", **bob))
+    assert (len(got["descriptions"]), n) == (1, 3)
+    # Acknowledged: both places, the delivered ones deleted, the room's signals.
+    got, n = cost(lambda: signaling.events("r", cursor=got["cursor"], peers=2, **bob))
+    assert (got["descriptions"], n) == ([], 3)
     # A member's "last seen" is rewritten once a second at most: one more, then none.
     clock.now += 1
     assert cost(lambda: signaling.presence("r", **alice)) == ({"room": "r", "peers": 2}, 2)
@@ -408,6 +417,7 @@ def test_leave_keeps_the_other_peers_signals(signaling):
         "answer": 0,
         "candidates_for_initiator": 0,
         "candidates_for_receiver": 1,
+        "descriptions": 0,
     }
     with pytest.raises(NotAMember):
         signaling.presence("r", **bob)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.clock import FakeClock
 from tests.helpers import at_once
-from webrtc_signal import ConfigError, StoreUnavailable
+from webrtc_signal import ConfigError, Signaling, StoreUnavailable
 from webrtc_signal.store import SCHEMES, MemoryStore, SqliteStore, Store, open_store
 from webrtc_signal.store.redis import RedisStore
 
@@ -435,3 +435,26 @@ def test_set_many_refuses_a_bad_batch_whole(store):
     with pytest.raises(ValueError):
         store.set_many([(("p", "q", "ok"), 1), (("p", "q", "bad\x1f"), 2)], ttl=60)
     assert store.list(("p", "q")) == []
+
+
+def test_in_call_descriptions_on_every_backend(store, clock):
+    """Posted, delivered oldest first to the other member only, acknowledged, then gone; a
+    leaver's go with it and a hang-up clears the rest."""
+    signaling = Signaling(store, clock=clock)
+    alice = {"peer": "alice", "token": signaling.enter("d", "alice")}
+    bob = {"peer": "bob", "token": signaling.enter("d", "bob")}
+    offers = [{"type": "offer", "sdp": f"v=0 {n}"} for n in range(5)]
+    keys = [signaling.post("d", "description", offer, **alice) for offer in offers]
+    assert sorted(keys) == keys
+    got = signaling.events("d", **bob)
+    assert [d["payload"] for d in got["descriptions"]] == offers
+    assert signaling.events("d", **alice)["descriptions"] == []
+    assert signaling.events("d", cursor=got["cursor"], **bob)["descriptions"] == []
+    assert signaling.room_state("d")["descriptions"] == 0
+
+    signaling.post("d", "description", offers[0], **alice)
+    signaling.post("d", "description", {"type": "answer", "sdp": "v=0"}, **bob)
+    assert signaling.leave("d", **bob) == 1
+    assert signaling.room_state("d")["descriptions"] == 1
+    assert signaling.hang_up("d", **alice) == 1
+    assert signaling.room_state("d") == dict.fromkeys(signaling.room_state("d"), 0)

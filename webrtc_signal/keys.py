@@ -7,13 +7,18 @@ layout; they travel over HTTP as JSON arrays.
 from __future__ import annotations
 
 import re
+import secrets
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 
 from .errors import InvalidRequest
 from .protocol import (
     CANDIDATES_FOR,
+    DESCRIPTION,
     DESCRIPTION_TYPES,
+    DESCRIPTIONS,
     MAX_NESTING,
     NAMESPACE,
     PEERS,
@@ -24,6 +29,10 @@ Key = tuple[str, ...]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")
+# The last time prefix handed out, so ids made in one process sort in the order they were
+# made even when the clock stands still or steps back.
+_last_ns = 0
+_ns_lock = threading.Lock()
 
 
 def check_wait(wait: object) -> float | None:
@@ -65,13 +74,19 @@ def check_payload(signal_type: str, payload: object) -> dict:
     """Return ``payload`` if it has the shape of its type, else raise InvalidRequest.
 
     An offer or answer is an RTCSessionDescription (string ``type`` naming it, string
-    ``sdp``); a candidate is an RTCIceCandidate (string ``candidate``, "" at the end).
+    ``sdp``); an in-call description is either of them; a candidate is an RTCIceCandidate
+    (string ``candidate``, "" at the end).
     """
     if not isinstance(payload, dict):
         raise InvalidRequest("payload must be a JSON object")
     if _nesting(payload) > MAX_NESTING:
         raise InvalidRequest(f"payload must nest at most {MAX_NESTING} levels deep")
-    if signal_type in DESCRIPTION_TYPES:
+    if signal_type == DESCRIPTION:
+        if payload.get("type") not in DESCRIPTION_TYPES or not isinstance(payload.get("sdp"), str):
+            raise InvalidRequest(
+                'a description payload is {"type": "offer"|"answer", "sdp": <string>}'
+            )
+    elif signal_type in DESCRIPTION_TYPES:
         if payload.get("type") != signal_type or not isinstance(payload.get("sdp"), str):
             raise InvalidRequest(
                 f'an {signal_type} payload is {{"type": "{signal_type}", "sdp": <string>}}'
@@ -124,13 +139,37 @@ def new_candidate_key(room: str, sent_as: str) -> Key:
     return (*candidates_prefix(room, sent_as), uuid.uuid4().hex)
 
 
+def descriptions_prefix(room: str) -> Key:
+    """The prefix of a room's in-call descriptions (both members')."""
+    return (NAMESPACE, room, DESCRIPTIONS)
+
+
+def new_description_key(room: str) -> Key:
+    """A fresh key for one in-call description; keys made later sort after it."""
+    return (*descriptions_prefix(room), time_ordered_id())
+
+
+def time_ordered_id() -> str:
+    """32 lowercase hex characters: nanoseconds since the epoch (16), then randomness (16).
+
+    Ids sort in the order they were made: the time part never repeats or goes back within
+    a process, and processes sharing a store share the machine's clock.
+    """
+    global _last_ns
+    with _ns_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        now = _last_ns
+    return f"{now:016x}{secrets.token_hex(8)}"
+
+
 def peer_key(room: str, slot: int) -> Key:
     """The key of one of a room's two peer slots."""
     return (NAMESPACE, room, PEERS, str(slot))
 
 
 def parse_signal_key(key: object) -> Key:
-    """Validate a signal key received from a client (a candidate's, an offer's or an answer's)."""
+    """Validate a signal key received from a client (a candidate's, an in-call description's,
+    the room's offer's or answer's)."""
     if (
         isinstance(key, list)
         and all(isinstance(part, str) for part in key)
@@ -139,12 +178,16 @@ def parse_signal_key(key: object) -> Key:
         and _NAME.fullmatch(key[1])
         and (
             (len(key) == 3 and key[2] in DESCRIPTION_TYPES)
-            or (len(key) == 4 and key[2] in CANDIDATES_FOR.values() and _UUID_HEX.fullmatch(key[3]))
+            or (
+                len(key) == 4
+                and key[2] in (*CANDIDATES_FOR.values(), DESCRIPTIONS)
+                and _UUID_HEX.fullmatch(key[3])
+            )
         )
     ):
         return tuple(key)
     raise InvalidRequest(
         'key must be a signal key as the server returned it: ["webrtc_signal", <room>, '
-        '"candidates_for_initiator"|"candidates_for_receiver", <id>] or ["webrtc_signal", '
-        '<room>, "offer"|"answer"]'
+        '"candidates_for_initiator"|"candidates_for_receiver"|"descriptions", <id>] or '
+        '["webrtc_signal", <room>, "offer"|"answer"]'
     )
