@@ -90,12 +90,14 @@ def test_the_cursor_acknowledges_and_deletes_what_was_delivered(signaling, call)
     assert after == {
         "cursor": None,
         "peers": 2,
+        "offer": None,
         "answer": None,
         "candidates": [],
         "descriptions": [],
     }
     state = signaling.room_state("r")
-    assert (state["answer"], state["candidates_for_initiator"], state["offer"]) == (0, 0, 1)
+    # Bob's answer took the offer it answered along.
+    assert (state["answer"], state["candidates_for_initiator"], state["offer"]) == (0, 0, 0)
 
 
 def test_a_candidate_posted_after_the_answer_is_not_acknowledged_unseen(signaling, call):
@@ -321,6 +323,7 @@ def test_events_over_http_enter_the_room_and_deliver(client):
     assert first.json == {
         "cursor": None,
         "peers": 1,
+        "offer": None,
         "answer": None,
         "candidates": [],
         "descriptions": [],

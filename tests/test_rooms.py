@@ -133,7 +133,7 @@ def test_hang_up_clears_signals_and_frees_the_callers_slot(signaling):
     signaling.post("r", "candidate_initiator", CAND, **alice)
     signaling.post("r", "answer", ANSWER, **bob)
     signaling.post("r", "candidate_receiver", CAND, **bob)
-    assert signaling.hang_up("r", **alice) == 4
+    assert signaling.hang_up("r", **alice) == 3  # the offer went with the answer
     assert signaling.presence("r", **bob)["peers"] == 1
     assert signaling.read("r", "answer", **bob) is None
     carol = enter(signaling, "r", "carol")
