@@ -37,21 +37,22 @@ export function nextStep({
   freshAt, // when the fresh connection now running was started (null: none)
   restarts, // ICE restarts made since the loss
 }) {
-  if (now - since >= RECONNECT.giveUpMs) return { step: "give-up" };
+  const giveUpIn = since + RECONNECT.giveUpMs - now;
+  if (giveUpIn <= 0) return { step: "give-up" };
   if (!partnerPlaced) return { step: "rejoin" };
+  // A wait never runs past the give-up: the call ends on time, not a fresh wait later.
+  const wait = (delay) => ({ step: "wait", delay: Math.min(delay, giveUpIn) });
   if (freshAt !== null) {
     const left = freshAt + RECONNECT.freshWaitMs - now;
-    return left > 0 ? { step: "wait", delay: left } : { step: "fresh" };
+    return left > 0 ? wait(left) : { step: "fresh" };
   }
   if (!canRestart) return { step: "fresh" };
   const backoff = RECONNECT.restartBackoffMs;
   const pause = backoff[Math.min(restarts, backoff.length - 1)];
   if (offeredAt !== null && !answered) {
     const left = offeredAt + RECONNECT.answerWaitMs - now;
-    return left > 0 ? { step: "wait", delay: Math.min(left, pause) } : { step: "fresh" };
+    return left > 0 ? wait(Math.min(left, pause)) : { step: "fresh" };
   }
-  if (offeredAt !== null && now - offeredAt < pause) {
-    return { step: "wait", delay: offeredAt + pause - now };
-  }
+  if (offeredAt !== null && now - offeredAt < pause) return wait(offeredAt + pause - now);
   return { step: "restart" };
 }

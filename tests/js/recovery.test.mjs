@@ -40,6 +40,23 @@ test("give up once the loss has lasted giveUpMs, whatever else holds", () => {
   assert.notDeepEqual(nextStep(lost({ now: end - 1 })), { step: "give-up" });
 });
 
+test("a wait never runs past the give-up", () => {
+  const end = SINCE + RECONNECT.giveUpMs;
+  // A fresh connection started 2 s before the end: the call ends on time, not 8 s late.
+  assert.deepEqual(nextStep(lost({ freshAt: end - 2000, now: end - 1000 })), {
+    step: "wait",
+    delay: 1000,
+  });
+  assert.deepEqual(
+    nextStep(lost({ now: end - 300, offeredAt: end - 400, answered: false, restarts: 1 })),
+    { step: "wait", delay: 300 },
+  );
+  assert.deepEqual(
+    nextStep(lost({ now: end - 300, offeredAt: end - 400, answered: true, restarts: 1 })),
+    { step: "wait", delay: 300 },
+  );
+});
+
 test("rejoin when the partner's place is gone", () => {
   assert.deepEqual(nextStep(lost({ partnerPlaced: false })), { step: "rejoin" });
   // Even with a fresh connection running, or a restart waiting for its answer.
