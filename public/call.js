@@ -130,6 +130,8 @@ export class Call extends EventTarget {
     this.outgoing = []; // our candidates, held while a description of ours is on its way
     this.canSendCandidates = false;
     this.sendingCandidates = false;
+    this.describing = 0; // our in-call descriptions on their way
+    this.descriptionsOut = Promise.resolve(); // the last of them posted
     this.remoteStream = null;
     this.negotiator = new Negotiator(pc, {
       polite: false, // decided with the role: the receiver is polite
@@ -226,12 +228,21 @@ export class Call extends EventTarget {
   async sendDescription(pc, description) {
     // An in-call offer or answer. Candidates gathered after it wait until it is stored, so
     // the other side never gets a candidate of new ICE credentials before their description.
+    // One at a time, in the order made: two posted at once may be stored the other way round
+    // (a retried one is overtaken), and an answer stored before the offer we rolled back
+    // would make the other side take that offer as a new one.
     this.canSendCandidates = false;
     if (description.type === "offer" && this.lost) this.lost.offeredAt = Date.now();
+    this.describing += 1;
+    const posted = this.descriptionsOut.then(() =>
+      this.deliver(pc, () => this.signaling.postDescription(description)),
+    );
+    this.descriptionsOut = posted.catch(() => {});
     try {
-      await this.deliver(pc, () => this.signaling.postDescription(description));
+      await posted;
     } finally {
-      this.releaseCandidates(pc);
+      this.describing -= 1;
+      if (this.describing === 0) this.releaseCandidates(pc);
     }
   }
 

@@ -386,6 +386,51 @@ test("our candidates wait for our in-call description, then go one request at a 
   call.hangUp();
 });
 
+test("our in-call descriptions go one at a time, in order, and candidates after both", async () => {
+  // The receiver (polite) restarts ICE; the partner's offer crosses ours, so we roll ours
+  // back and answer while our offer is still being posted. Two posts at once could be stored
+  // the other way round (or a retried one overtaken), and the partner would apply our answer
+  // before our offer, then take the rolled-back offer as a new one.
+  const signaling = new FakeSignaling(OFFER);
+  const { call } = newCall(signaling);
+  await call.start();
+  signaling.events({});
+  await tick();
+  const pc = call.pc;
+  pc.connect();
+  assert.equal(call.negotiator.polite, true);
+  signaling.hold("postDescription");
+  call.restartIce();
+  await tick();
+  assert.deepEqual(signaling.sent("postDescription").map((c) => c[1].type), ["offer"]);
+  const crossing = { type: "offer", sdp: fakeSdp({ session: PARTNER, version: 2, ufrag: "p2", media: MEDIA }) };
+  signaling.events({ descriptions: [{ key: ["d1"], payload: crossing }] });
+  await tick(20);
+  const applied = pc.log.slice(-4).map((entry) => entry.join(" "));
+  assert.deepEqual(applied.slice(0, 3), ["remote offer", "rollback", "local answer"]);
+  const candidate = { candidate: "candidate:answer", sdpMid: "0" };
+  pc.gather(candidate);
+  await tick();
+  assert.equal(signaling.sent("postDescription").length, 1, "the answer waits for the offer");
+  signaling.release("postDescription");
+  await tick();
+  assert.deepEqual(signaling.sent("postDescription").map((c) => c[1].type), ["offer", "answer"]);
+  assert.equal(signaling.sent("postCandidates").length, 0, "candidates wait for the answer");
+  // Our own restart, rolled back, is offered again once stable: after the answer.
+  assert.equal(applied[3], "local offer");
+  signaling.release("postDescription");
+  await tick();
+  assert.deepEqual(
+    signaling.sent("postDescription").map((c) => c[1].type),
+    ["offer", "answer", "offer"],
+  );
+  assert.equal(signaling.sent("postCandidates").length, 0, "nor while an offer is on its way");
+  signaling.release("postDescription");
+  await tick();
+  assert.deepEqual(signaling.sent("postCandidates"), [["postCandidates", "receiver", [candidate]]]);
+  call.hangUp();
+});
+
 async function advance(t, ms, step = 500) {
   // Mocked time goes on, with the fakes' turns run in between.
   for (let passed = 0; passed < ms; passed += step) {
