@@ -110,7 +110,14 @@ export class Call extends EventTarget {
         if (!(err instanceof ApiError && err.code === "offer_exists")) throw err;
       }
     } catch (err) {
-      if (this.isCurrent(pc)) this.fail(err);
+      if (!this.isCurrent(pc)) return;
+      // A fresh connection for a lost call, and the server out of reach (the network still
+      // down, the server restarting): not the end, recovery.js builds it again later.
+      if (this.lost && err instanceof ApiError && (err.retriable || err.code === "not_a_member")) {
+        console.warn("could not start a fresh connection yet:", err.message);
+        return;
+      }
+      this.fail(err);
       return;
     }
     // Someone else's offer got there first: answer it on a fresh connection.

@@ -59,6 +59,7 @@ class FakeSignaling {
     return this.offer;
   }
   async readOffer() {
+    if (this.down) throw new ApiError(0, "network", "cannot reach the server");
     return this.offer;
   }
   listen(onEvents) {
@@ -80,6 +81,7 @@ class FakeSignaling {
   }
   async postDescription(d) {
     this.record("postDescription", d);
+    if (this.down) throw new ApiError(0, "network", "cannot reach the server");
     await this.answer("postDescription");
   }
   async postCandidates(role, candidates) {
@@ -499,5 +501,26 @@ test("a disconnected connection gets a grace period before its restart", async (
   await advance(t, 2000);
   assert.equal(pc.restartsWanted, 1);
   assert.equal(lastStatus(seen).state, "reconnecting");
+  call.hangUp();
+});
+
+test("a fresh connection the server cannot be reached for is tried again, not an error", async (t) => {
+  // The network went down: the connection failed, and the server is out of reach too.
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  const { signaling, call, seen, pc } = await connectedInitiator();
+  signaling.down = true;
+  const made = FakePeerConnection.made.length;
+  pc.setConnectionState("failed");
+  await tick();
+  await advance(t, 5000); // the restart's offer could not even be posted: unanswered
+  assert.equal(FakePeerConnection.made.length, made + 1, "a fresh connection was tried");
+  assert.ok(!seen.some(([type]) => type === "end"), "reading the room failed: not the end");
+  assert.equal(lastStatus(seen).state, "reconnecting");
+  // The network is back: the next fresh connection posts its offer.
+  signaling.down = false;
+  await advance(t, 10000);
+  assert.equal(FakePeerConnection.made.length, made + 2);
+  assert.deepEqual(signaling.sent("postOffer").at(-1), ["postOffer", call.pc.localDescription.toJSON()]);
+  assert.ok(!seen.some(([type]) => type === "end"));
   call.hangUp();
 });
