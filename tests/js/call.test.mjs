@@ -1,5 +1,5 @@
-// call.js with a fake RTCPeerConnection and a fake signaling client: the call's decisions,
-// without a browser or a server.
+// call.js with a fake RTCPeerConnection (fake_rtc.mjs) and a fake signaling client: the
+// call's decisions, without a browser or a server. Tests of recovery run on mocked timers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -12,6 +12,11 @@ const PARTNER = "4242";
 const MEDIA = ["audio", "video", "application"];
 const OFFER = { type: "offer", sdp: fakeSdp({ session: PARTNER, ufrag: "p1", media: MEDIA }) };
 const ANSWER = { type: "answer", sdp: fakeSdp({ session: PARTNER, ufrag: "p1", media: MEDIA }) };
+const inCallOffer = (ufrag, version = 2) => ({
+  // The partner's offer in the live call (an ICE restart: new credentials).
+  type: "offer",
+  sdp: fakeSdp({ session: PARTNER, version, ufrag, media: MEDIA }),
+});
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const tick = async (n = 10) => {
   // Long enough for the fake connection's operations (a turn each) and what follows them.
@@ -255,7 +260,8 @@ test("replaceVideo swaps the video sender's track, and says when there is none",
   const camera = new FakeStream([new FakeTrack("audio"), new FakeTrack("video", "camera")]);
   const signaling = new FakeSignaling(null);
   const { call } = newCall(signaling, { getMedia: async () => camera });
-  assert.equal(await call.replaceVideo(new FakeTrack("video", "screen")), false); // no connection yet
+  // No connection yet: nothing to send it on.
+  assert.equal(await call.replaceVideo(new FakeTrack("video", "screen")), false);
   await call.start();
   const videoSender = call.pc.getSenders().find((s) => s.track && s.track.kind === "video");
   assert.equal(await call.replaceVideo(new FakeTrack("video", "screen")), true);
@@ -336,7 +342,7 @@ test("an in-call description is applied before the candidates that came with it"
   const { signaling, call, pc } = await connectedInitiator();
   // The partner restarts ICE: its new offer and candidates of its new credentials in one
   // answer of the push channel. Applied the other way round, they would not fit.
-  const restart = { type: "offer", sdp: fakeSdp({ session: PARTNER, version: 2, ufrag: "p2", media: MEDIA }) };
+  const restart = inCallOffer("p2");
   const candidate = { candidate: "candidate:new", sdpMid: "0", usernameFragment: "p2" };
   signaling.events({
     descriptions: [{ key: ["d1"], payload: restart }],
@@ -369,7 +375,9 @@ test("our candidates wait for our in-call description, then go one request at a 
   assert.equal(signaling.sent("postCandidates").length, 0);
   signaling.release("postDescription");
   await tick();
-  assert.deepEqual(signaling.sent("postCandidates"), [["postCandidates", "initiator", [c(1), c(2)]]]);
+  assert.deepEqual(signaling.sent("postCandidates"), [
+    ["postCandidates", "initiator", [c(1), c(2)]],
+  ]);
   // While that request is out, the next ones wait, and then go together.
   pc.gather(c(3));
   pc.gather(c(4));
@@ -378,7 +386,11 @@ test("our candidates wait for our in-call description, then go one request at a 
   assert.equal(signaling.sent("postCandidates").length, 1);
   signaling.release("postCandidates");
   await tick();
-  assert.deepEqual(signaling.sent("postCandidates").at(-1), ["postCandidates", "initiator", [c(3), c(4), c(5)]]);
+  assert.deepEqual(signaling.sent("postCandidates").at(-1), [
+    "postCandidates",
+    "initiator",
+    [c(3), c(4), c(5)],
+  ]);
   signaling.release("postCandidates");
   await tick();
   assert.deepEqual(
@@ -405,7 +417,7 @@ test("our in-call descriptions go one at a time, in order, and candidates after 
   call.restartIce();
   await tick();
   assert.deepEqual(signaling.sent("postDescription").map((c) => c[1].type), ["offer"]);
-  const crossing = { type: "offer", sdp: fakeSdp({ session: PARTNER, version: 2, ufrag: "p2", media: MEDIA }) };
+  const crossing = inCallOffer("p2");
   signaling.events({ descriptions: [{ key: ["d1"], payload: crossing }] });
   await tick(20);
   const applied = pc.log.slice(-4).map((entry) => entry.join(" "));
@@ -441,7 +453,7 @@ async function advance(t, ms, step = 500) {
   }
 }
 
-test("a failed connection restarts ICE; unanswered, a fresh connection; then it gives up", async (t) => {
+test("failed: an ICE restart; unanswered: a fresh connection; then the give-up", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
   const { signaling, call, seen, pc } = await connectedInitiator();
   const restarts = [];
@@ -504,7 +516,7 @@ test("a disconnected connection gets a grace period before its restart", async (
   call.hangUp();
 });
 
-test("a fresh connection the server cannot be reached for is tried again, not an error", async (t) => {
+test("a fresh connection that cannot reach the server is tried again", async (t) => {
   // The network went down: the connection failed, and the server is out of reach too.
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
   const { signaling, call, seen, pc } = await connectedInitiator();
@@ -520,7 +532,8 @@ test("a fresh connection the server cannot be reached for is tried again, not an
   signaling.down = false;
   await advance(t, 10000);
   assert.equal(FakePeerConnection.made.length, made + 2);
-  assert.deepEqual(signaling.sent("postOffer").at(-1), ["postOffer", call.pc.localDescription.toJSON()]);
+  const offer = call.pc.localDescription.toJSON();
+  assert.deepEqual(signaling.sent("postOffer").at(-1), ["postOffer", offer]);
   assert.ok(!seen.some(([type]) => type === "end"));
   call.hangUp();
 });

@@ -169,7 +169,9 @@ export class FakePeerConnection extends EventTarget {
   negotiationNeeded() {
     if (this.restartsWanted > this.restartsDone) return true;
     if (this.channel && !this.channelNegotiated) return true;
-    return this.transceivers.some((t) => !t.stopped && (t.mid === null || t.negotiated !== t.direction));
+    return this.transceivers.some(
+      (t) => !t.stopped && (t.mid === null || t.negotiated !== t.direction),
+    );
   }
 
   updateNegotiationNeeded() {
@@ -337,9 +339,8 @@ export class FakePeerConnection extends EventTarget {
 
   addTrack(track) {
     // A receive-only transceiver of its kind that never sent is reused, as browsers do.
-    let t = this.transceivers.find(
-      (x) => x.kind === track.kind && !x.sender.track && !x.stopped && !/send/.test(x.negotiated || ""),
-    );
+    const unused = (x) => !x.sender.track && !x.stopped && !/send/.test(x.negotiated || "");
+    let t = this.transceivers.find((x) => x.kind === track.kind && unused(x));
     if (t) {
       t.sender.track = track;
       t.direction = "sendrecv";

@@ -56,7 +56,10 @@ async function connectedPair() {
 
 function isQuiet({ a, b, toA, toB }) {
   const idle = (s) =>
-    s.pc.operations === 0 && !s.pc.firing && !s.negotiator.makingOffer && s.pc.signalingState === "stable";
+    s.pc.operations === 0 &&
+    !s.pc.firing &&
+    !s.negotiator.makingOffer &&
+    s.pc.signalingState === "stable";
   return toA.length === 0 && toB.length === 0 && idle(a) && idle(b);
 }
 
@@ -270,7 +273,8 @@ test("descriptions before the first exchange is done are dropped", async () => {
   const sent = [];
   const fresh = side(new FakePeerConnection({}), true, sent, errors);
   const partner = new FakePeerConnection({});
-  const offer = { type: "offer", sdp: fakeSdp({ session: partner.session, ufrag: "x", media: ["audio"] }) };
+  const sdp = fakeSdp({ session: partner.session, ufrag: "x", media: ["audio"] });
+  const offer = { type: "offer", sdp };
   await fresh.deliver(offer); // nothing described yet
   assert.equal(fresh.pc.remoteDescription, null);
 
@@ -290,7 +294,8 @@ test("descriptions before the first exchange is done are dropped", async () => {
 });
 
 test("sessionId reads the origin line's session id", () => {
-  assert.equal(sessionId("v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n"), "4611731400430051336");
+  const sdp = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n";
+  assert.equal(sessionId(sdp), "4611731400430051336");
   assert.equal(sessionId("v=0\r\ns=-\r\n"), null);
   assert.equal(sessionId(undefined), null);
 });
