@@ -537,3 +537,29 @@ test("a fresh connection that cannot reach the server is tried again", async (t)
   assert.ok(!seen.some(([type]) => type === "end"));
   call.hangUp();
 });
+
+test("the partner's place gone while the call is lost: wait in the room for them", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  const { signaling, call, seen, pc } = await connectedInitiator();
+  signaling.events({ peers: 1 }); // while connected: nothing yet
+  await tick();
+  assert.equal(lastStatus(seen).state, "connected");
+  const statuses = seen.length;
+  pc.setConnectionState("failed");
+  await tick();
+  const states = seen.slice(statuses).filter(([type]) => type === "status");
+  assert.deepEqual(states.map(([, d]) => d.state), ["reconnecting", "waiting"]);
+  // They closed the tab: nobody to restart with. Our place is given back and taken again,
+  // and the room gets our new offer.
+  const names = signaling.names();
+  assert.deepEqual(names.slice(names.indexOf("leave")), ["leave", "enter", "listen", "postOffer"]);
+  assert.deepEqual(signaling.sent("leave")[0], ["leave", {}]);
+  assert.ok(pc.closed);
+  assert.notEqual(call.pc, pc);
+  assert.deepEqual(signaling.sent("postOffer").at(-1)[1], call.pc.localDescription.toJSON());
+  const status = lastStatus(seen);
+  assert.equal(status.state, "waiting");
+  assert.match(status.text, /left the call/);
+  assert.ok(!seen.some(([type]) => type === "end"));
+  call.hangUp();
+});
