@@ -116,7 +116,15 @@ export class Call extends EventTarget {
         if (!(err instanceof ApiError && err.code === "offer_exists")) throw err;
       }
     } catch (err) {
-      if (this.isCurrent(pc)) this.fail(err);
+      if (!this.isCurrent(pc)) return;
+      // A fresh connection for a lost call, and the server out of reach (the network still
+      // down, the server restarting): not the end, recovery.js builds it again later.
+      const passing = err instanceof ApiError && (err.retriable || err.code === "not_a_member");
+      if (this.recovery.active && passing) {
+        console.warn("could not start a fresh connection yet:", err.message);
+        return;
+      }
+      this.fail(err);
       return;
     }
     // Someone else's offer got there first: answer it on a fresh connection.
@@ -350,10 +358,9 @@ export class Call extends EventTarget {
     // "online", "answer"): bring it back without a click, while they hold a place.
     if (!this.isCurrent(pc) || !this.everConnected) return;
     if (reason === "channel") this.channelGone = true;
-    const first = !this.recovery.active;
     this.connected = false;
-    this.recovery.begin();
-    if (first && this.recovery.active) this.status("reconnecting");
+    if (this.recovery.begin()) this.status("reconnecting");
+    this.recovery.step(); // at once, or sooner than planned
   }
 
   recoveryActions() {

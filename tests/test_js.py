@@ -1,6 +1,7 @@
-"""The page's modules without a DOM (public/signaling.js, public/call.js) under ``node --test``.
+"""The page's modules without a DOM (public/*.js but the page's own) under ``node --test``.
 
-signaling.js talks to a live server; call.js runs against a fake RTCPeerConnection.
+signaling.js talks to a live server; call.js and negotiation.js run against a fake
+RTCPeerConnection (tests/js/fake_rtc.mjs); recovery.js is a pure policy.
 """
 
 from __future__ import annotations
