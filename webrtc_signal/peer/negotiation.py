@@ -111,7 +111,8 @@ class Negotiation:
 
         It brings the answer to our offer and the other side's candidates (the next request
         acknowledges them, which deletes them on the server); its peer count tells when the
-        other side goes away; and asking again at once keeps our place, with no heartbeat.
+        other side went away before the call connected; and asking again at once keeps our
+        place, with no heartbeat. It brings the other side's in-call offers too.
         While the answer does not come it also checks, every WAIT_S seconds, that our offer
         still waits.
         """
