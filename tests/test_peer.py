@@ -25,7 +25,7 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 import webrtc_signal.peer.call as peer_call
 from harness.network import free_port
-from tests.helpers import room_is_clear, room_state, wait_until
+from tests.helpers import app_process, room_is_clear, room_state, wait_until
 from tests.seed_client import SeedClient
 from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (
@@ -695,6 +695,56 @@ def test_a_lost_connection_not_rebuilt_in_time_ends_the_call(live_server, monkey
     assert ending is Ending.GONE
     assert 1.5 <= took < 4
     assert room_is_clear(live_server, room)
+
+
+def test_a_call_goes_on_through_a_server_restart(tmp_path, caplog):
+    """The server goes away (its sqlite store kept) for longer than the peer timeout: the
+    call goes on peer to peer, and once the server is back the peer's events channel enters
+    the room again under the same id and answers the page's next in-call offer."""
+    caplog.set_level(logging.INFO, logger="webrtc_signal")
+    store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    settings = {"SIGNAL_PEER_TIMEOUT": "2", "SIGNAL_RATE_LIMIT": "off"}
+    server = app_process(store, **settings)
+    room = "restart"
+
+    async def scenario() -> Ending:
+        nonlocal server
+        peer = Peer(server.url, room, echo=True, use_ice_servers=False)
+        running = asyncio.create_task(peer.run())
+        async with SignalingClient(server.url, room) as signaling:
+            partner = PagePartner(signaling)
+            await signaling.enter()
+            await partner.answer_offer()
+            await partner.connected()
+            token = peer.signaling.token
+
+            server.stop()
+            await asyncio.sleep(3)  # both places expire meanwhile
+            await partner.chat("during the outage")  # peer to peer: no server needed
+            server = app_process(store, port=server.port, **settings)
+            await signaling.poll_events(wait=0.5)  # the page's channel gets back in too
+
+            pc = partner.pc
+            pc.addTrack(VideoStreamTrack())
+            await pc.setLocalDescription(await pc.createOffer())
+            await signaling.post_description(description_to_json(pc.localDescription))
+            answer = await partner.next_description(wait=20)
+            assert answer is not None and answer["type"] == "answer"
+            await pc.setRemoteDescription(description_from_json(answer))
+            await partner.chat("after the restart")
+            assert peer.signaling.token not in (None, token)  # a new place, the same call
+            assert peer.connected and not running.done()
+            peer.hang_up()
+            ending = await asyncio.wait_for(running, 10)
+            await pc.close()
+            await signaling.leave()
+            return ending
+
+    try:
+        assert asyncio.run(scenario()) is Ending.HUNG_UP
+    finally:
+        server.stop()
+    assert "entering it again" in caplog.text
 
 
 # -- with the page in Chromium ---------------------------------------------------------------
