@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from harness.clock import FakeClock
 from harness.endpoint import Endpoint
 from webrtc_signal import InvalidRequest, MemoryStore, NotAMember, Signaling, TooManySignals
 
@@ -265,13 +266,14 @@ def test_hanging_up_clears_descriptions_and_leaving_takes_the_leavers(signaling,
 
 
 def test_a_dead_members_descriptions_go_with_it():
-    signaling = Signaling(MemoryStore(), peer_timeout=0.2)
+    clock = FakeClock(1000.0)
+    signaling = Signaling(MemoryStore(clock=clock), peer_timeout=10, clock=clock)
     alice, bob = enter(signaling, "alice"), enter(signaling, "bob")
     signaling.post("r", "description", reoffer(1), **alice)
     signaling.post("r", "description", reoffer(2), **bob)
-    time.sleep(0.1)
+    clock.now += 6
     signaling.presence("r", **bob)
-    time.sleep(0.15)  # alice silent for more than the peer timeout; bob was not
+    clock.now += 6  # alice silent for more than the peer timeout; bob was not
     assert signaling.room_state("r") == {
         "peers": 1,
         "offer": 0,
