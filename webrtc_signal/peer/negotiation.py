@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from ..client import RETRY_S, WAIT_S, Events, ServerUnreachable, Side, Signal, SignalingClient
-from ..errors import OfferExists, StoreUnavailable
+from ..errors import OfferExists, SignalError, StoreUnavailable
 from .convert import (
     candidate_from_json,
     description_from_json,
@@ -178,7 +178,7 @@ class Negotiation:
         making_offer = False  # never: we only answer
         collision = making_offer or pc.signalingState != "stable"
         if collision and not self.polite:
-            log.info("ignored the other side's in-call offer: it collides with ours")
+            log.info("ignored the other side's in-call offer: a negotiation is under way")
             return
         reason = self._cannot_answer(pc, description)
         if reason is not None:
@@ -195,7 +195,11 @@ class Negotiation:
                 exc,
             )
             return
-        await self.signaling.post_description(description_to_json(pc.localDescription))
+        try:
+            await self.signaling.post_description(description_to_json(pc.localDescription))
+        except SignalError as exc:  # the call goes on; the other side falls back in time
+            log.warning("could not send our in-call answer: %s", exc.message)
+            return
         log.info("answered the other side's in-call offer")
 
     def _cannot_answer(self, pc: RTCPeerConnection, offer: dict[str, Any]) -> str | None:
