@@ -28,7 +28,9 @@ rooms = st.one_of(
     st.text(max_size=70),
 )
 types = st.one_of(
-    st.sampled_from(["offer", "answer", "candidate_initiator", "candidate_receiver"]),
+    st.sampled_from(
+        ["offer", "answer", "candidate_initiator", "candidate_receiver", "description"]
+    ),
     st.text(max_size=20),
     json_values,
 )

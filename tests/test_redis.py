@@ -89,6 +89,28 @@ def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
     assert elapsed < 10  # woken through Redis, not by the 20 s timeout
 
 
+def test_an_in_call_description_posted_on_one_process_wakes_events_on_the_other(two_apps):
+    a, b = two_apps
+    alice, bob = a.enter("d", "alice"), b.enter("d", "bob")
+    reoffer = {"type": "offer", "sdp": "v=0 re-offer"}
+
+    def events_on_a():
+        start = time.monotonic()
+        path = "/events?room=d&peer=alice&peers=2&wait=20"
+        return time.monotonic() - start, a.request("GET", path, timeout=30, token=alice)
+
+    def post_to_b():
+        time.sleep(0.5)
+        body = {"room": "d", "peer": "bob", "type": "description", "payload": reoffer}
+        return b.request("POST", "/signal", body, token=bob)
+
+    (elapsed, (status, body)), (posted, _) = at_once([events_on_a, post_to_b])
+    assert posted == 201
+    assert status == 200
+    assert [d["payload"] for d in body["descriptions"]] == [reoffer]
+    assert elapsed < 3  # woken through Redis, not by the hold's 5 s timeout
+
+
 def test_concurrent_offers_across_processes(two_apps):
     a, b = two_apps
     for n in range(20):

@@ -343,6 +343,10 @@ def test_a_members_requests_cost_few_sqlite_statements(tmp_path, clock, monkeypa
     clock.now += 1
     assert cost(lambda: signaling.presence("r", **alice)) == ({"room": "r", "peers": 2}, 2)
     assert cost(lambda: signaling.presence("r", **alice))[1] == 1
+    # Hanging up: both places, the room's signals, their deletion, the place read and freed.
+    signaling.post_candidates("r", "candidate_initiator", batch, **alice)
+    signaling.post("r", "description", offer, **alice)
+    assert cost(lambda: signaling.hang_up("r", **alice)) == (3, 5)
     store.close()
 
 

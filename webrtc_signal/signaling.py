@@ -339,14 +339,9 @@ class Signaling:
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
         room, peer = self.members.admit(room, peer, token)
+        # Every signal of the room, whatever its kind, in one read and one delete.
         removed = self.store.delete_many(
-            [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
-        ) + sum(
-            self.store.delete_prefix(prefix)
-            for prefix in (
-                *(keys.candidates_prefix(room, kind) for kind in protocol.CANDIDATES_FOR),
-                keys.descriptions_prefix(room),
-            )
+            [key for key, _ in self.store.list(keys.room_prefix(room)) if key[2] != protocol.PEERS]
         )
         if peer is not None:
             self.members.free(room, peer)
