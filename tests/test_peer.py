@@ -149,7 +149,7 @@ def test_command_line_checks_its_arguments(capsys):
     )
     assert parse_args(["--url", "https://x.example"]).room == "default-room"
     for argv, message in [
-        (["--url", "http://x", "--room", "no spaces"], "room must be 1-64 characters"),
+        (["--url", "http://x", "--room", "no/slashes"], "A room name is 1-64 letters"),
         (["--url", "127.0.0.1:5000"], "starting http:// or https://"),
         (["--room", "r"], "--url"),
     ]:
