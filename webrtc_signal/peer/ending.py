@@ -10,7 +10,7 @@ from ..errors import SignalError
 class Ending(enum.Enum):
     """How a call ended: ``run()`` returns LEFT or HUNG_UP; the others are internal steps."""
 
-    LEFT = "the other side left"
+    LEFT = "the other side hung up"
     HUNG_UP = "hung up"
     RETRY = "another peer's offer came first: answer it"
     RESTART = "the other side went away before the call connected"
