@@ -86,7 +86,7 @@ def test_built_wheel_serves_the_page(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = (tmp_path / "site" / entry_points).read_text()
     assert "clear-rooms = webrtc_signal.cli:main" in scripts
-    assert "webrtc-peer = webrtc_signal.peer:main" in scripts
+    assert "webrtc-peer = webrtc_signal.peer_script:main" in scripts
 
     script = f"""
 import flask_app
