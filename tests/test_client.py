@@ -188,7 +188,7 @@ def test_events_send_back_the_cursor_and_the_last_count():
 
 def test_bad_room_or_peer_is_refused_before_any_request():
     with pytest.raises(InvalidRequest):
-        SignalingClient("http://127.0.0.1:1", "no spaces")
+        SignalingClient("http://127.0.0.1:1", "no/slashes")
     with pytest.raises(InvalidRequest):
         SignalingClient("http://127.0.0.1:1", "room", peer="a/b")
 
