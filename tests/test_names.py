@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,11 @@ def test_signal_keys_name_the_room_as_stored(sent, room):
 def test_signal_keys_with_a_bad_room_are_refused(room):
     with pytest.raises(InvalidRequest):
         parse_signal_key(["webrtc_signal", room, "offer"])
+
+
+def test_the_page_words_a_refusal_as_the_server_does():
+    """public/rooms.js's ROOM_RULE is this rule's text, word for word."""
+    rooms_js = (Path(__file__).parent.parent / "public" / "rooms.js").read_text(encoding="utf-8")
+    found = re.search(r'export const ROOM_RULE =\s*"([^"]+)";', rooms_js)
+    assert found, "public/rooms.js exports no ROOM_RULE string"
+    assert found[1] == ROOM_RULE
