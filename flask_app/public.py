@@ -27,7 +27,7 @@ def index():
 def favicon_ico():
     """The icon, for browsers and tools that ask for /favicon.ico on their own (a page
     without a <link rel="icon">): a redirect to the SVG, rather than a 404 in the console."""
-    return redirect("/favicon.svg", code=302)
+    return redirect("favicon.svg", code=302)  # relative: right under a path prefix too
 
 
 @bp.get("/<path:name>")

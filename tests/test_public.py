@@ -88,7 +88,7 @@ def test_favicon_ico_leads_to_the_svg(client):
     """Browsers ask for /favicon.ico by themselves: never a 404 in the console."""
     with client.get("/favicon.ico") as resp:
         assert resp.status_code == 302
-        assert resp.headers["Location"] == "/favicon.svg"
+        assert resp.headers["Location"] == "favicon.svg"
     with client.get("/favicon.ico", follow_redirects=True) as followed:
         assert (followed.status_code, followed.mimetype) == (200, "image/svg+xml")
 
