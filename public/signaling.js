@@ -74,9 +74,36 @@ export class SignalingClient {
     this.listening = null; // the push channel's AbortController while it runs
   }
 
-  async request(method, path, { query = {}, body = null, keepalive = false, signal } = {}) {
+  async request(method, path, options = {}) {
     // One request on our behalf (room, peer id, token); the decoded JSON answer, or an
-    // ApiError. A token the server hands out (on entering the room) is kept.
+    // ApiError. A token the server hands out (on entering the room) is kept. A place the
+    // server no longer knows (it restarted, or was out of reach longer than its peer timeout)
+    // is taken again, once for every request that finds out, and the request sent again.
+    const sent = this.token;
+    try {
+      return await this.send(method, path, options);
+    } catch (err) {
+      const forgotten = sent && err instanceof ApiError && err.code === "not_a_member";
+      if (!forgotten || options.regain === false) throw err;
+    }
+    await this.regain(sent);
+    return this.send(method, path, options);
+  }
+
+  async regain(stale) {
+    // Enter again under the same peer id, unless another request already did.
+    if (!this.regaining && this.token === stale) {
+      this.token = null;
+      this.regaining = this.send("GET", "/events")
+        .catch(() => {}) // the request that asked reports what goes wrong
+        .finally(() => {
+          this.regaining = null;
+        });
+    }
+    await this.regaining;
+  }
+
+  async send(method, path, { query = {}, body = null, keepalive = false, signal } = {}) {
     const url = new URL(path, this.baseUrl);
     const init = { method, keepalive, signal, headers: {} };
     const params = path.startsWith("/api/") ? query : { room: this.room, peer: this.peer, ...query };
@@ -122,14 +149,7 @@ export class SignalingClient {
     // once; listen() goes on from it. A place we still hold (our token) is kept; one the
     // server dropped meanwhile is taken again.
     this.channel = newChannel();
-    let events;
-    try {
-      events = await this.request("GET", "/events");
-    } catch (err) {
-      if (!(this.token && err instanceof ApiError && err.code === "not_a_member")) throw err;
-      this.token = null;
-      events = await this.request("GET", "/events");
-    }
+    const events = await this.request("GET", "/events");
     return { offer: events.offer || null, ...this.take(events) };
   }
 
@@ -196,12 +216,6 @@ export class SignalingClient {
           failures = 0;
         } catch (err) {
           if (controller.signal.aborted) return;
-          if (err instanceof ApiError && err.code === "not_a_member" && this.token) {
-            // Our place is gone, not taken: the next request (no token) enters again.
-            this.token = null;
-            this.channel.cursor = null;
-            continue;
-          }
           if (!(err instanceof ApiError) || !err.retriable) {
             this.stop();
             onError(err);
@@ -257,7 +271,8 @@ export class SignalingClient {
     if (!this.token) return;
     const path = hangUp ? "/signal" : "/room";
     try {
-      await this.request("DELETE", path, { keepalive });
+      // A place already forgotten is not taken again just to give it back.
+      await this.request("DELETE", path, { keepalive, regain: false });
     } finally {
       this.token = null;
     }

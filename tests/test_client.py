@@ -347,7 +347,7 @@ def test_a_client_gets_back_in_after_a_restart_that_outlasted_its_place(tmp_path
 
 def test_bad_room_or_peer_is_refused_before_any_request():
     with pytest.raises(InvalidRequest):
-        SignalingClient("http://127.0.0.1:1", "no spaces")
+        SignalingClient("http://127.0.0.1:1", "no/slashes")
     with pytest.raises(InvalidRequest):
         SignalingClient("http://127.0.0.1:1", "room", peer="a/b")
 

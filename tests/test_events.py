@@ -379,7 +379,9 @@ def test_waiting_tells_the_count_and_nothing_else_without_a_place(client):
     # Asking took no place: a second person still gets in after the first left.
     client.delete("/room?room=w&peer=alice", headers={"X-Peer-Token": token})
     assert client.get("/waiting?room=w").json["waiting"] == 1
-    assert client.get("/waiting?room=no%20spaces").status_code == 400
+    assert client.get("/waiting?room=no%2Fslashes").status_code == 400
+    # A name as typed, spaces and all, is told as the server knows it: normalised.
+    assert client.get("/waiting?room=%20w%20").json == {"room": "w", "waiting": 1}
 
 
 def test_descriptions_over_http(client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -67,12 +68,14 @@ def test_the_seed_flow_across_two_processes(two_apps):
     assert a.request("GET", "/room?room=x&peer=bob", token=bob)[1]["peers"] == 1
 
 
-def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
+@pytest.mark.parametrize("room", ["w", "東京 会議"])  # the wake-up names the room in UTF-8
+def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps, room):
     a, b = two_apps
 
     def wait_on_a():
         start = time.monotonic()
-        result = a.request("GET", "/signal?room=w&type=answer&wait=20", timeout=30)
+        query = urlencode({"room": room, "type": "answer", "wait": 20})
+        result = a.request("GET", f"/signal?{query}", timeout=30)
         return time.monotonic() - start, result
 
     def post_to_b():
@@ -80,7 +83,7 @@ def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
         return b.request(
             "POST",
             "/signal",
-            {"room": "w", "type": "answer", "payload": {"type": "answer", "sdp": "n1"}},
+            {"room": room, "type": "answer", "payload": {"type": "answer", "sdp": "n1"}},
         )
 
     (elapsed, (status, body)), (posted, _) = at_once([wait_on_a, post_to_b])

@@ -166,7 +166,7 @@ def test_entering_takes_a_peer_id(signaling):
     with pytest.raises(InvalidRequest):
         signaling.enter("r", None)
     with pytest.raises(InvalidRequest):
-        signaling.enter("bad room", "alice")
+        signaling.enter("bad/room", "alice")
 
 
 def test_signals_expire_after_the_ttl(signaling, clock):
@@ -212,7 +212,7 @@ def test_clear_rooms(signaling):
     assert signaling.clear_rooms() == {"a": 1, "b": 2}
     assert signaling.clear_rooms() == {}
     with pytest.raises(InvalidRequest):
-        signaling.clear_rooms("not a room")
+        signaling.clear_rooms("not/a/room")
 
 
 # -- long-poll and batches -----------------------------------------------------------------

@@ -11,7 +11,7 @@ class Ending(enum.Enum):
     """How a call ended: ``run()`` returns LEFT, HUNG_UP or GONE; the others are internal
     steps."""
 
-    LEFT = "the other side left"
+    LEFT = "the other side hung up"
     HUNG_UP = "hung up"
     GONE = "the connection was lost and no fresh one came up in time"
     RETRY = "another peer's offer came first: answer it"
