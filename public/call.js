@@ -454,10 +454,9 @@ export class Call extends EventTarget {
     if (state === "connected") {
       this.checkConnected(pc);
     } else if (state === "disconnected" && this.everConnected) {
-      this.disconnectedTimer = setTimeout(
-        () => this.connectionLost(pc, "disconnected"),
-        RECONNECT.disconnectedGraceMs,
-      );
+      // A partner whose place is gone (its tab crashed or closed) will not heal the path.
+      const grace = this.partnerPresent && this.peers < 2 ? 0 : RECONNECT.disconnectedGraceMs;
+      this.disconnectedTimer = setTimeout(() => this.connectionLost(pc, "disconnected"), grace);
     } else if (state === "failed") {
       if (this.everConnected) this.connectionLost(pc, "failed");
       else this.fail(new Error("no network path to the other person (a TURN relay may help)"));

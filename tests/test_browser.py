@@ -501,10 +501,10 @@ def test_copy_link_and_new_room(live_server, people):
 
 
 def test_an_error_is_shown_with_its_reason(live_server, people):
-    """A failing server request ends the attempt with the reason, and frees the place."""
+    """A failing server request ends the attempt with the reason, and takes no place."""
     person = people(room_url(live_server, "broken"))
     person.page.route(
-        "**/api/ice-servers",
+        "**/events?**",
         lambda route: route.fulfill(
             status=503, json={"error": "store_unavailable", "message": "the store is down"}
         ),
