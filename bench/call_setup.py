@@ -1,7 +1,6 @@
 """Call set-up time in real Chromium, through the server and against the in-page floor.
 
     .venv/bin/python -m bench.call_setup [--calls 10] [--mode gevent] [--tabs 5]
-    .venv/bin/python bench/call_setup.py [...]     # the same
 
 (`python -m bench` runs it too, through :func:`run`.)
 
@@ -36,13 +35,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-
-# Run as a script (python bench/call_setup.py, as docs/benchmarks.md shows), the harness is
-# found from the checkout's root, as it is under python -m bench.call_setup.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -521,7 +514,9 @@ def report(result: Measurement, tabs: Tabs | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.call_setup", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--calls", type=int, default=CALLS, help=f"calls to time ({CALLS})")
     parser.add_argument(
         "--mode", choices=list(MODES), default="gevent", help="serving mode (gevent)"

@@ -1,6 +1,6 @@
 """One room's candidate poll with 10 and with 10,000 rooms in the sqlite store.
 
-    .venv/bin/python bench/poll_scaling.py
+    .venv/bin/python -m bench.poll_scaling
 
 Each room holds what a call in progress holds: an offer, an answer, two peer slots and six
 candidates each way. The poll is the initiator's `GET /signal?type=candidate_receiver`,
@@ -10,12 +10,9 @@ timed through the core and through the Flask app (test client, no network).
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_app import create_app
 from harness.tables import Row, print_table
