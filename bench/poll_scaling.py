@@ -92,7 +92,9 @@ def measure(sizes: tuple[int, ...], folder: Path, samples: int = SAMPLES) -> dic
     The sizes take turns, in ROUNDS blocks, so that a slow spell of the machine (the other
     core is busy, say) falls on both and not on one size only.
     """
-    setups = {rooms: setup(rooms, folder) for rooms in sizes}
+    # The largest store first: filling it takes seconds (over the 10 s peer timeout on a busy
+    # machine), and the members of a store set up before it would be gone by the first poll.
+    setups = {rooms: setup(rooms, folder) for rooms in sorted(sizes, reverse=True)}
     times: dict = {(rooms, name): [] for rooms in sizes for name in ("core", "http")}
     for _ in range(ROUNDS):
         for rooms in sizes:
