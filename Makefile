@@ -89,9 +89,11 @@ format: $(VENV)/.test
 	$(BIN)/ruff format .
 
 # Two workers (pytest-xdist), a module each at a time: the soak and the browsers' calls wait
-# on the network and on timers far more than they use a core.
+# on the network and on timers far more than they use a core. --no-loadscope-reorder keeps
+# the longest modules first (tests/conftest.py's LONGEST_FIRST): by default xdist reorders
+# modules by their number of tests, which put the one-test soak last.
 test: $(VENV)/.test browser lint
-	$(BIN)/pytest -n 2 --dist loadfile $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
 
 bench: $(VENV)/.test browser
 	$(BIN)/python -m bench

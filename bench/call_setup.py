@@ -1,7 +1,6 @@
 """Call set-up time in real Chromium, through the server and against the in-page floor.
 
     .venv/bin/python -m bench.call_setup [--calls 10] [--mode gevent] [--tabs 5]
-    .venv/bin/python bench/call_setup.py [...]     # the same
 
 (`python -m bench` runs it too, through :func:`run`.)
 
@@ -36,15 +35,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-# Run as a script (python bench/call_setup.py, as docs/benchmarks.md shows), the harness is
-# found from the checkout's root, as it is under python -m bench.call_setup.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from harness.browser import Person, launch_chromium, open_person
 from harness.servers import MODES, Server
@@ -401,13 +394,23 @@ def one_floor(page: Page, servers: list[dict]) -> dict:
 
 
 def measure(calls: int, mode: str = "gevent") -> Measurement:
-    """``calls`` calls between the same two pages, and as many floor runs in a third."""
+    """``calls`` calls between the same two pages, and as many floor runs in a third, on a
+    server of its own in ``mode`` and a Chromium of its own."""
     with Server(mode) as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        url = f"{server.url}/?room={ROOM}"
-        first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
-        second = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
-        floor = unrouted(open_person(browser, f"{server.url}/?room={FLOOR_ROOM}"))
+        result = measure_in(browser, server.url, calls)
+        browser.close()
+    return result
+
+
+def measure_in(browser: Browser, base_url: str, calls: int) -> Measurement:
+    """:func:`measure` in ``browser`` on the server at ``base_url`` (the tests share both
+    between their checks); its browser contexts are closed after."""
+    url = f"{base_url}/?room={ROOM}"
+    first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+    second = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+    floor = unrouted(open_person(browser, f"{base_url}/?room={FLOOR_ROOM}"))
+    try:
         servers = ice_servers(floor.page)
         result = Measurement(calls=[], floors=[])
         # Alternate a floor run and a call, in the same browser: a burst of other
@@ -415,17 +418,29 @@ def measure(calls: int, mode: str = "gevent") -> Measurement:
         for _ in range(calls):
             result.floors.append(one_floor(floor.page, servers)["ms"])
             result.calls.append(one_call(first, second, result.steps))
-        browser.close()
+    finally:
+        for person in (first, second, floor):
+            person.close()
     return result
 
 
 def measure_tabs(calls: int = TABS_CALLS, mode: str = TABS_MODE) -> Tabs:
-    """``calls`` calls between two tabs of one browser profile, each hung up by the first."""
+    """``calls`` calls between two tabs of one browser profile, each hung up by the first, on
+    a server of its own in ``mode`` and a Chromium of its own."""
     with Server(mode) as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        url = f"{server.url}/?room={ROOM}-tabs"
-        first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
-        second = first.open_tab(url)
+        result = measure_tabs_in(browser, server.url, calls)
+        browser.close()
+    return result
+
+
+def measure_tabs_in(browser: Browser, base_url: str, calls: int = TABS_CALLS) -> Tabs:
+    """:func:`measure_tabs` in ``browser`` on the server at ``base_url``; its browser
+    context is closed after."""
+    url = f"{base_url}/?room={ROOM}-tabs"
+    first = unrouted(open_person(browser, url, init_scripts=[TIMESTAMPS_JS]))
+    second = first.open_tab(url)
+    try:
         result = Tabs()
         for n in range(calls):
             caller, callee = (first, second) if n % 2 == 0 else (second, first)
@@ -445,7 +460,8 @@ def measure_tabs(calls: int = TABS_CALLS, mode: str = TABS_MODE) -> Tabs:
             result.after_storm.append(callee.page.evaluate(START_CLICKABLE_JS, STORM_CLICKS))
             caller.expect_state("idle")
             callee.expect_state("idle")
-        browser.close()
+    finally:
+        first.close()
     return result
 
 
@@ -521,7 +537,9 @@ def report(result: Measurement, tabs: Tabs | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.call_setup", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--calls", type=int, default=CALLS, help=f"calls to time ({CALLS})")
     parser.add_argument(
         "--mode", choices=list(MODES), default="gevent", help="serving mode (gevent)"

@@ -1,6 +1,6 @@
 """One room's candidate poll with 10 and with 10,000 rooms in the sqlite store.
 
-    .venv/bin/python bench/poll_scaling.py
+    .venv/bin/python -m bench.poll_scaling
 
 Each room holds what a call in progress holds: an offer, an answer, two peer slots and six
 candidates each way. The poll is the initiator's `GET /signal?type=candidate_receiver`,
@@ -10,12 +10,9 @@ timed through the core and through the Flask app (test client, no network).
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_app import create_app
 from harness.tables import Row, print_table
@@ -95,7 +92,9 @@ def measure(sizes: tuple[int, ...], folder: Path, samples: int = SAMPLES) -> dic
     The sizes take turns, in ROUNDS blocks, so that a slow spell of the machine (the other
     core is busy, say) falls on both and not on one size only.
     """
-    setups = {rooms: setup(rooms, folder) for rooms in sizes}
+    # The largest store first: filling it takes seconds (over the 10 s peer timeout on a busy
+    # machine), and the members of a store set up before it would be gone by the first poll.
+    setups = {rooms: setup(rooms, folder) for rooms in sorted(sizes, reverse=True)}
     times: dict = {(rooms, name): [] for rooms in sizes for name in ("core", "http")}
     for _ in range(ROUNDS):
         for rooms in sizes:

@@ -1,6 +1,7 @@
 """1. Relay latency at light load: from just before a POST to a waiting reader having it.
 
     .venv/bin/python -m bench --only relay
+    .venv/bin/python -m bench.relay    # this section alone
 
 One writer posts a candidate; one reader, in the same process (same clock), waits for it:
 - events (the page's way): the reader's push channel, `GET /events?...&peers=2&wait=20` with

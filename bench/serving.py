@@ -1,6 +1,7 @@
 """The serving recipe: can the server relay while it holds many waiting long-polls?
 
     .venv/bin/python -m bench --only serving
+    .venv/bin/python -m bench.serving    # this section alone
 
 N clients each hold a `GET /signal?...&wait=30` open in rooms of their own; then, in another
 room, one reader long-polls and one writer posts. A long-poll pins a thread for its whole

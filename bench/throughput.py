@@ -1,6 +1,7 @@
 """2. Throughput with 200 clients in 100 rooms, and 5. the server's memory, idle and under it.
 
     .venv/bin/python -m bench --only throughput
+    .venv/bin/python -m bench.throughput    # this section alone
 
 Each room holds a pair of browser tabs placing calls for a fixed time; a call delivers 26
 messages: an offer, an answer and 12 candidates each way, each candidate in a POST of its

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 from playwright.sync_api import Error as PlaywrightError
+
+from .waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,6 +111,16 @@ class Person:
 
     def state(self) -> str | None:
         return self.status.get_attribute("data-state")
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` while Playwright keeps serving every page's requests (a
+        ``time.sleep`` here would stall them: see harness/waiting.py)."""
+        self.page.wait_for_timeout(seconds * 1000)
+
+    def wait_until(self, check: Callable[[], object], timeout: float, message: str) -> None:
+        """Poll ``check`` (on the server, a store, another client) until it holds, pausing
+        through Playwright between tries; fail with ``message`` after ``timeout`` seconds."""
+        wait_until(check, timeout, message, self.pause)
 
     def send(self, text: str) -> None:
         self.page.get_by_label("Message", exact=True).fill(text)

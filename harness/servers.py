@@ -29,6 +29,7 @@ from typing import NamedTuple
 from . import procfs, redis_server
 from .endpoint import Endpoint
 from .network import HOST, free_port
+from .waiting import Pause, wait_for_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,16 +167,17 @@ class Server(Endpoint):
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self, timeout: float = 30) -> Server:
-        """Start the server and wait until it serves; one that cannot start is stopped (its
-        temp folder removed) and raises RuntimeError."""
+    def start(self, timeout: float = 30, pause: Pause = time.sleep) -> Server:
+        """Start the server and wait until it serves, polling with ``pause`` (a Person's,
+        while a page is open); one that cannot start is stopped (its temp folder removed)
+        and raises RuntimeError."""
         try:
-            return self._start(timeout)
+            return self._start(timeout, pause)
         except BaseException:
-            self.stop()
+            self.stop(pause)
             raise
 
-    def _start(self, timeout: float) -> Server:
+    def _start(self, timeout: float, pause: Pause) -> Server:
         settle(SETTLE)
         if self.redis:
             store = redis_server.shared()
@@ -200,12 +202,12 @@ class Server(Endpoint):
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.mode} server did not start:\n{self.log_tail()}")
-            time.sleep(0.05)
+            pause(0.05)
         if self.worker_count:
-            self.workers = self._booted_workers(deadline)
+            self.workers = self._booted_workers(deadline, pause)
         return self
 
-    def _booted_workers(self, deadline: float) -> list[int]:
+    def _booted_workers(self, deadline: float, pause: Pause) -> list[int]:
         """gunicorn's workers, once all of them are forked and done loading the app (their
         cpu time stood still twice running: each imports the app after the fork, and one of
         them may answer /healthz while the others still load)."""
@@ -219,7 +221,7 @@ class Server(Endpoint):
             if len(workers) == self.worker_count and still == 2:
                 return workers
             last = (workers, used)
-            time.sleep(0.2 if self.worker_count > 1 else 0.05)
+            pause(0.2 if self.worker_count > 1 else 0.05)
         raise RuntimeError(f"{self.mode}: not all {self.worker_count} workers booted")
 
     def get(self, path: str, timeout: float = 5) -> tuple[int, bytes, str]:
@@ -279,25 +281,26 @@ class Server(Endpoint):
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def stop(self, pause: Pause = time.sleep) -> None:
         """Quick shutdown (SIGINT); a server still busy after 3 s (threads held by long-polls
-        finish their waits before exiting) gets SIGKILL, workers first. Only its own pids."""
+        finish their waits before exiting) gets SIGKILL, workers first. Only its own pids.
+        ``pause``: how to wait for it to exit (a Person's, while a page is open)."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             workers = self.workers or procfs.children(proc.pid)
             proc.send_signal(signal.SIGINT)
             try:
-                proc.wait(3)
+                wait_for_exit(proc, 3, pause)
             except subprocess.TimeoutExpired:
                 for pid in workers:
                     if self._is_ours(pid):
                         with contextlib.suppress(OSError):
                             os.kill(pid, signal.SIGKILL)
                 try:
-                    proc.wait(3)
+                    wait_for_exit(proc, 3, pause)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-                    proc.wait(5)
+                    wait_for_exit(proc, 5, pause)
         self._tmp.cleanup()
 
     def _is_ours(self, pid: int) -> bool:

@@ -13,8 +13,11 @@ from werkzeug.serving import make_server
 from harness.endpoint import Endpoint
 from harness.network import HOST
 from harness.servers import Server
+from harness.waiting import Pause, wait_until
 
 T = TypeVar("T")
+
+__all__ = ["LiveServer", "app_process", "at_once", "room_is_clear", "room_state", "wait_until"]
 
 
 class LiveServer(Endpoint):
@@ -38,15 +41,18 @@ class LiveServer(Endpoint):
         self._thread.join(5)
 
 
-def app_process(store_url: str, port: int | None = None, **settings: str) -> Server:
+def app_process(
+    store_url: str, port: int | None = None, pause: Pause = time.sleep, **settings: str
+) -> Server:
     """The app in its own process under `flask run`, started on ``store_url``, on a free
     loopback port or on ``port`` (to come back where a page knows it): the default rate
     limits and ``settings``, none from this process's environment. ``stop()`` ends it, as a
-    restart or a crash would."""
+    restart or a crash would. ``pause``: how to wait for it to serve (a Person's, while a
+    page is open)."""
     server = Server(
         "dev", settings, store=store_url, port=port, limits=True, inherit_settings=False
     )
-    return server.start()
+    return server.start(pause=pause)
 
 
 def at_once(calls: list[Callable[[], T]]) -> list[T]:
@@ -64,14 +70,6 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
     for t in threads:
         t.join()
     return results
-
-
-def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
-    """Poll ``check`` until it holds; fail with ``message`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
 
 
 def room_state(server: Any, room: str) -> dict[str, int]:

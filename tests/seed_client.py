@@ -4,7 +4,8 @@ No peer id, no token, no push channel: it polls `GET /signal` by type, posts wit
 default body type (`text/plain`), deletes what it read by key, and hangs up with
 `DELETE /signal?room=R`. Media and chat come from aiortc, an independent WebRTC stack; chat is
 plain text both ways. It runs on an asyncio loop of its own thread, so that a synchronous
-Playwright test can drive a page beside it.
+Playwright test can drive a page beside it; the test's thread waits for it with ``pause``
+(a Person's, while a page is open: a blocking wait would stall the page's requests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -20,15 +22,19 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from harness.waiting import Pause, wait_until
+
 POLL_S = 0.2
 
 
 class SeedClient:
-    """One side of a call, the seed's way, in ``room`` of the server at ``base_url``."""
+    """One side of a call, the seed's way, in ``room`` of the server at ``base_url``;
+    ``pause`` is how the test's thread waits for it."""
 
-    def __init__(self, base_url: str, room: str) -> None:
+    def __init__(self, base_url: str, room: str, pause: Pause = time.sleep) -> None:
         self.base_url = base_url
         self.room = room
+        self.pause = pause
         self.received: list[str] = []
         self.closed = threading.Event()
         self.connected = threading.Event()
@@ -43,9 +49,17 @@ class SeedClient:
     # -- driven from the test's thread ---------------------------------------------------
 
     def run(self, coroutine) -> Any:
-        """Run a coroutine on the client's loop; its result (10 s at most)."""
+        """Run a coroutine on the client's loop; its result (10 s at most), waited for with
+        ``pause``."""
         future: Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return future.result(timeout=10)
+        wait_until(
+            future.done,
+            10,
+            f"the seed client's {coroutine.__name__} took over 10 s",
+            self.pause,
+            every=0.02,
+        )
+        return future.result()
 
     def call_as_initiator(self) -> None:
         """Post an offer; then wait (polling) for the answer and the receiver's candidates."""

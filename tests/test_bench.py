@@ -6,6 +6,8 @@ every call completes, and nothing fails.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -197,3 +199,28 @@ def test_poll_scaling_polls_a_room_among_many_stored_ones():
         small, large, ratio = (float(cell.split()[0].rstrip("x")) for cell in row[1:])
         assert small > 0 and large > 0
         assert ratio == pytest.approx(large / small, rel=0.02, abs=0.01)
+
+
+def test_the_bench_modules_run_with_python_m_and_edit_no_import_path():
+    """Each benchmark runs as a module of the checkout (`python -m bench.call_setup`), so
+    none of bench/, harness/ or tests/ needs to put the checkout on sys.path itself."""
+    root = Path(__file__).resolve().parent.parent
+    edits = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("bench", "harness", "tests")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.lstrip().startswith("sys.path.")
+    ]
+    assert edits == []
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.call_setup", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m bench.call_setup")
+    assert "--calls" in done.stdout

@@ -3,16 +3,22 @@
 A behaviour check, not a timing one: the rows have their labels, every call and floor run
 counts, the times are real, the ratio is the medians' ratio, and the floor's two
 RTCPeerConnections really connect the way the page's do.
+
+One server per serving mode and one Chromium (conftest's `browser`) for the whole module:
+the calls are measured once, and the checks of the table and of the critical path both
+read that measurement.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 
 import pytest
 
 from bench import call_setup
+from harness.servers import Server
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +30,31 @@ def milliseconds(cell: str) -> float:
     return value
 
 
-def test_run_gives_the_call_the_floor_and_their_ratio():
+@pytest.fixture(scope="module")
+def measured(browser) -> Iterator[call_setup.Measurement]:
+    """The quick run's calls and floor runs, measured once for the module, on the
+    production recipe as `python -m bench.call_setup` serves it."""
+    with Server("gevent") as server:
+        yield call_setup.measure_in(browser, server.url, call_setup.QUICK_CALLS)
+
+
+@pytest.fixture(scope="module")
+def tabs(browser) -> Iterator[call_setup.Tabs]:
+    """Two calls between two tabs of one profile, on the two-tab table's serving mode."""
+    with Server(call_setup.TABS_MODE) as server:
+        yield call_setup.measure_tabs_in(browser, server.url, calls=2)
+
+
+def test_run_gives_the_call_the_floor_and_their_ratio(measured, monkeypatch):
+    asked = []
+
+    def measure(calls: int) -> call_setup.Measurement:
+        asked.append(calls)
+        return measured
+
+    monkeypatch.setattr(call_setup, "measure", measure)  # the module's measurement
     header, through_server, floor, ratio = call_setup.run(quick=True)
+    assert asked == [call_setup.QUICK_CALLS]
 
     assert header == ("", "calls", "median", "min", "max")
     assert through_server[:2] == (call_setup.THROUGH_SERVER, str(call_setup.QUICK_CALLS))
@@ -44,15 +73,14 @@ def test_run_gives_the_call_the_floor_and_their_ratio():
     assert verdict == f"target <= {call_setup.TARGET:.2f}x: {met}"
 
 
-def test_the_critical_path_and_the_two_tabs_table_come_from_real_calls():
-    result = call_setup.measure(2)
+def test_the_critical_path_and_the_two_tabs_table_come_from_real_calls(measured, tabs):
+    result = measured
     table = call_setup.step_rows(result)
     assert [row[0] for row in table[1:]] == [label for label, _, _ in call_setup.STEPS]
     after_click = [milliseconds(row[1]) for row in table[1:]]
     assert after_click == sorted(after_click)  # each step comes after the one before
     assert after_click[-1] == pytest.approx(statistics.median(result.calls), rel=0.02)
 
-    tabs = call_setup.measure_tabs(calls=2)
     rows = call_setup.tabs_rows(tabs)
     assert len(rows) == 5
     for row in rows[1:]:

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from flask_app import create_app
 from harness.browser import CHROMIUM, Person
-from tests.helpers import LiveServer, app_process, room_is_clear, room_state, wait_until
+from tests.helpers import LiveServer, app_process, room_is_clear, room_state
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +105,7 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
         applied = person.probe("candidates")
         assert applied, "no candidate went through the API"
         assert len(applied) == len(set(applied))
-    wait_until(
+    alice.wait_until(
         lambda: all(
             room_state(live_server, "call")[kind] == 0
             for kind in ("candidates_for_initiator", "candidates_for_receiver")
@@ -123,13 +123,13 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
     # Mute and unmute: Bob stops hearing Alice, then hears her again.
     def energy_growth(seconds: float = 1.5) -> float:
         before = bob.audio_energy()
-        time.sleep(seconds)
+        bob.pause(seconds)
         return bob.audio_energy() - before
 
     alice.button("Mute").click()
     expect(alice.button("Unmute")).to_be_visible()
     assert alice.page.evaluate("videoChat.call.localStream.getAudioTracks()[0].enabled") is False
-    time.sleep(0.5)
+    bob.pause(0.5)
     assert energy_growth() < 1e-3  # silence (about 0.3 a second while unmuted)
     alice.button("Unmute").click()
     expect(alice.button("Mute")).to_be_visible()
@@ -142,10 +142,10 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
     assert brightness() > 30
     alice.button("Camera off").click()
     expect(alice.button("Camera on")).to_be_visible()
-    wait_until(lambda: brightness() < 5, 5, "the camera did not turn off")
+    bob.wait_until(lambda: brightness() < 5, 5, "the camera did not turn off")
     alice.button("Camera on").click()
     expect(alice.button("Camera off")).to_be_visible()
-    wait_until(lambda: brightness() > 30, 5, "the camera did not come back")
+    bob.wait_until(lambda: brightness() > 30, 5, "the camera did not come back")
 
     # Bob is on a phone-sized window: nothing sticks out sideways.
     assert bob.page.evaluate(
@@ -163,7 +163,7 @@ def test_call_video_chat_controls_and_hang_up(live_server, people):
     for person in (alice, bob):
         expect_idle_controls(person)
         expect(person.page.get_by_label("Message", exact=True)).to_be_disabled()
-    wait_until(lambda: room_is_clear(live_server, "call"), 3, "the room was not cleared")
+    alice.wait_until(lambda: room_is_clear(live_server, "call"), 3, "the room was not cleared")
 
 
 def signaling_requests(person: Person) -> list[str]:
@@ -281,12 +281,12 @@ def test_candidates_before_the_answer_are_queued(live_server, people):
     held["answer"] = held["offer"] = False
     alice.expect_state("connected")
     bob.expect_state("connected")
-    wait_until(
+    alice.wait_until(
         lambda: set(queued) <= set(alice.probe("candidates")), 3, "queued candidates were lost"
     )
     applied = alice.probe("candidates")
     assert len(applied) == len(set(applied))
-    wait_until(
+    alice.wait_until(
         lambda: room_state(live_server, "queue")["candidates_for_initiator"] == 0,
         5,
         "queued candidates were not deleted after use",
@@ -313,7 +313,7 @@ def test_hang_up_and_call_again_five_times(live_server, people):
         leaver.expect_state("idle")
         expect_idle_controls(stayer)
         expect_idle_controls(leaver)
-    wait_until(lambda: room_is_clear(live_server, "again"), 3, "the room was not cleared")
+    alice.wait_until(lambda: room_is_clear(live_server, "again"), 3, "the room was not cleared")
 
 
 def test_third_person_is_told_the_room_is_full(live_server, people):
@@ -331,7 +331,7 @@ def test_third_person_is_told_the_room_is_full(live_server, people):
     assert carol.probe("streams") == []  # told before her camera was even asked for
 
     # Several heartbeats later the call is still up, and chat still flows.
-    time.sleep(4.5)
+    alice.pause(4.5)
     assert alice.state() == bob.state() == "connected"
     assert room_state(live_server, "busy")["peers"] == 2
     alice.send("still here")
@@ -527,7 +527,7 @@ def test_copy_link_and_new_room(live_server, people):
         names.append(name)
     assert names[0] != names[1]
     person.button("Copy link").click()
-    wait_until(lambda: clipboard() == f"{live_server.url}/?room={names[1]}", 3, "not copied")
+    person.wait_until(lambda: clipboard() == f"{live_server.url}/?room={names[1]}", 3, "not copied")
 
     person.start()
     person.expect_state("waiting")
@@ -535,7 +535,7 @@ def test_copy_link_and_new_room(live_server, people):
     assert room_state(live_server, names[1])["peers"] == 1
     person.hang_up()
     person.expect_state("idle")
-    wait_until(lambda: room_is_clear(live_server, names[1]), 3, "the room was not cleared")
+    person.wait_until(lambda: room_is_clear(live_server, names[1]), 3, "the room was not cleared")
 
 
 def test_an_error_is_shown_with_its_reason(live_server, people):
@@ -551,7 +551,7 @@ def test_an_error_is_shown_with_its_reason(live_server, people):
     person.expect_state("error")
     expect(person.status).to_have_text("Error: the store is down")
     expect_idle_controls(person)
-    wait_until(lambda: room_is_clear(live_server, "broken"), 3, "the place was not freed")
+    person.wait_until(lambda: room_is_clear(live_server, "broken"), 3, "the place was not freed")
 
 
 def test_a_server_restart_mid_negotiation_lets_the_call_complete(tmp_path, people):
@@ -559,13 +559,15 @@ def test_a_server_restart_mid_negotiation_lets_the_call_complete(tmp_path, peopl
     the same port and file: the second person's call still connects."""
     store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
     server = app_process(store)
+    pause = time.sleep  # until a page is open; then the page's, so its requests go on
     try:
         alice = people(f"{server.url}/?room=restart")
+        pause = alice.pause
         alice.start()
         alice.expect_state("waiting")
-        server.stop()
-        time.sleep(1.5)  # the page's reads and heartbeats fail meanwhile
-        server = app_process(store, port=server.port)
+        server.stop(pause)
+        pause(1.5)  # the page's reads and heartbeats fail meanwhile
+        server = app_process(store, port=server.port, pause=pause)
         bob = people(f"{server.url}/?room=restart")
         bob.start()
         alice.expect_state("connected", timeout=15_000)
@@ -573,4 +575,4 @@ def test_a_server_restart_mid_negotiation_lets_the_call_complete(tmp_path, peopl
         alice.send("after the restart")
         bob.expect_chat("after the restart")
     finally:
-        server.stop()
+        server.stop(pause)

@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.browser import Person
-from tests.helpers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +45,7 @@ BROWSER_STOPS_SHARING = """
 
 
 def expect_shape(person: Person, ratio: float, what: str) -> None:
-    wait_until(
+    person.wait_until(
         lambda: abs(person.page.evaluate(REMOTE_SHAPE) - ratio) < 0.02, 10, f"no {what} seen"
     )
 

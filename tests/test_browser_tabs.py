@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.browser import Person
-from tests.helpers import room_is_clear, wait_until
+from tests.helpers import room_is_clear
 
 pytestmark = pytest.mark.browser
 
@@ -83,8 +83,10 @@ def test_two_tabs_call_five_times_and_hold_one_request_each(live_server, people)
         expect(second.button("Start Session")).to_be_enabled()
     for count in held:
         assert count.most == 1, f"{count.most} requests held open at once"
-        wait_until(lambda count=count: not count.open, 2, "a request stayed held after hang-up")
-    wait_until(lambda: room_is_clear(live_server, "tabs"), 3, "the room was not cleared")
+        alice.wait_until(
+            lambda count=count: not count.open, 2, "a request stayed held after hang-up"
+        )
+    alice.wait_until(lambda: room_is_clear(live_server, "tabs"), 3, "the room was not cleared")
 
 
 def test_a_third_tab_of_the_same_browser_is_told_the_room_is_full(live_server, people):
@@ -108,7 +110,9 @@ def test_a_storm_of_start_and_hang_up_leaves_start_clickable_and_the_room_usable
     bob = people(url, tab_of=alice)
     assert alice.page.evaluate(STORM, 8) is False
     alice.expect_state("idle")
-    wait_until(lambda: room_is_clear(live_server, "storm"), 3, "the storm left signals behind")
+    alice.wait_until(
+        lambda: room_is_clear(live_server, "storm"), 3, "the storm left signals behind"
+    )
     connect(bob, alice)
     alice.send("after the storm")
     bob.expect_chat("after the storm")

@@ -8,7 +8,6 @@ takes, and one whose server has another secret cannot connect at all.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -104,7 +103,7 @@ def test_a_wrong_turn_secret_never_connects(wrong_secret, people):
     bob.expect_state("connecting")
     for person in (alice, bob):
         person.page.wait_for_function(GATHERING_DONE, timeout=10_000)
-    time.sleep(STILL_NOT_CONNECTED_S)
+    alice.pause(STILL_NOT_CONNECTED_S)
     for person in (alice, bob):
         assert person.state() in ("waiting", "connecting")
         assert person.page.evaluate(PC_STATE) == "new"

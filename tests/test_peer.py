@@ -25,6 +25,7 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 import webrtc_signal.peer.call as peer_call
 from harness.network import free_port
+from harness.waiting import Pause, wait_for_exit
 from tests.helpers import app_process, room_is_clear, room_state, wait_until
 from tests.seed_client import SeedClient
 from webrtc_signal.client import SignalingClient
@@ -166,9 +167,11 @@ def test_command_line_checks_its_arguments(capsys):
 
 
 class PeerProcess:
-    """`webrtc-peer` in its own process; its stdout and stderr lines collected as they come."""
+    """`webrtc-peer` in its own process; its stdout and stderr lines collected as they come.
+    ``pause`` is how the test's thread waits for it (a Person's, while a page is open)."""
 
-    def __init__(self, url: str, room: str, *args: str) -> None:
+    def __init__(self, url: str, room: str, *args: str, pause: Pause = time.sleep) -> None:
+        self.pause = pause
         assert WEBRTC_PEER.exists(), f"{WEBRTC_PEER} is missing: pip install -e '.[peer]'"
         self.process = subprocess.Popen(
             [str(WEBRTC_PEER), "--url", url, "--room", room, *args],
@@ -196,7 +199,7 @@ class PeerProcess:
         while not any(text in line for line in self.lines[name]):
             assert time.monotonic() < deadline, f"no {text!r} in {self.lines}"
             assert self.process.poll() is None or self._readers[0].is_alive(), self.lines
-            time.sleep(0.05)
+            self.pause(0.05)
 
     def interrupt(self) -> None:
         """Ctrl-C."""
@@ -204,7 +207,7 @@ class PeerProcess:
 
     def wait(self, timeout: float = 15) -> int:
         """The exit status, once it exits and its output is read."""
-        code = self.process.wait(timeout)
+        code = wait_for_exit(self.process, timeout, self.pause)
         for reader in self._readers:
             reader.join(5)
         return code
@@ -220,8 +223,8 @@ def start_peer() -> Iterator[Callable[..., PeerProcess]]:
     """Start webrtc-peer processes; any still running at the end is killed."""
     started: list[PeerProcess] = []
 
-    def start(url: str, room: str, *args: str) -> PeerProcess:
-        peer = PeerProcess(url, room, *args)
+    def start(url: str, room: str, *args: str, pause: Pause = time.sleep) -> PeerProcess:
+        peer = PeerProcess(url, room, *args, pause=pause)
         started.append(peer)
         return peer
 
@@ -759,13 +762,13 @@ def test_page_and_peer_call(live_server, start_peer, people, peer_first):
     page = people(f"{live_server.url}/?room={room}")
     args = (live_server.url, room, "--echo", "--greet", "Hello from Python <b>", "--verbose")
     if peer_first:
-        peer = start_peer(*args)
+        peer = start_peer(*args, pause=page.pause)
         peer.expect("err", "as the initiator: waiting for the other side")
         page.start()
     else:
         page.start()
         page.expect_state("waiting")
-        peer = start_peer(*args)
+        peer = start_peer(*args, pause=page.pause)
         peer.expect("err", "as the receiver")
 
     page.expect_state("connected", 15_000)
@@ -779,7 +782,7 @@ def test_page_and_peer_call(live_server, start_peer, people, peer_first):
     # The page trickled candidates; the peer applied and deleted every one.
     peer.expect("err", "trickled candidates of the")
     trickled = "candidates_for_initiator" if peer_first else "candidates_for_receiver"
-    wait_until(
+    page.wait_until(
         lambda: room_state(live_server, room)[trickled] == 0,
         5,
         "the page's candidates were left on the server",
@@ -795,14 +798,14 @@ def test_page_and_peer_call(live_server, start_peer, people, peer_first):
         page.expect_state("idle")
         assert peer.wait() == 0
         assert "webrtc-peer: the other side hung up" in peer.lines["err"]
-    wait_until(lambda: room_is_clear(live_server, room), 5, "the room was not cleared")
+    page.wait_until(lambda: room_is_clear(live_server, room), 5, "the room was not cleared")
 
 
 @pytest.mark.browser
 def test_page_without_camera_gets_the_test_pattern(live_server, start_peer, people):
     """A page that sends no video still sees the peer: a test pattern of bright bars."""
     page = people(f"{live_server.url}/?room=nocam", media_error="NotFoundError")
-    peer = start_peer(live_server.url, "nocam")
+    peer = start_peer(live_server.url, "nocam", pause=page.pause)
     peer.expect("err", "waiting for the other side")
     page.start()
     page.expect_state("connected", 15_000)

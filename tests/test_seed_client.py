@@ -7,6 +7,7 @@ goes both ways as plain text.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from flask_app import create_app
 from harness.browser import Person
-from tests.helpers import LiveServer, room_is_clear, wait_until
+from tests.helpers import LiveServer, room_is_clear
 from tests.seed_client import SeedClient
 
 pytestmark = pytest.mark.browser
@@ -41,35 +42,30 @@ def seeds() -> Iterator[list[SeedClient]]:
     made: list[SeedClient] = []
     yield made
     for seed in made:
+        seed.pause = time.sleep  # the pages are closed by now (see below): nothing to serve
         seed.close()
-
-
-def pump_until(page: Person, check, seconds: float, message: str) -> None:
-    """Wait for ``check()`` while Playwright runs: the page's requests pass through this
-    thread (the CSP route), so a plain sleep here would stall the page."""
-    for _ in range(int(seconds * 20)):
-        if check():
-            return
-        page.page.wait_for_timeout(50)
-    raise AssertionError(message)
 
 
 def chat_both_ways(page: Person, seed: SeedClient) -> None:
     page.expect_state("connected", timeout=15_000)
-    pump_until(page, seed.connected.is_set, 5, "the seed client never connected")
+    page.wait_until(seed.connected.is_set, 5, "the seed client never connected")
     page.expect_remote_video_playing()
     seed.send("hello from the seed <b>client</b>")
     page.expect_chat("hello from the seed <b>client</b>")
     page.send("hi, seed")
-    pump_until(page, lambda: "hi, seed" in seed.received, 5, "the seed client got no chat")
+    page.wait_until(lambda: "hi, seed" in seed.received, 5, "the seed client got no chat")
     assert seed.received == ["hi, seed"]  # plain text, as it sends its own
 
 
-def test_a_seed_client_offers_and_the_page_answers(live_server, people, seeds):
-    seed = SeedClient(live_server.url, "seed-first")
+# `seeds` comes before `people` in each test's arguments: the seed clients close (and wait
+# for their hang-up) after the pages are closed, so no page is left stalled meanwhile.
+
+
+def test_a_seed_client_offers_and_the_page_answers(live_server, seeds, people):
+    page = people(f"{live_server.url}/?room=seed-first")
+    seed = SeedClient(live_server.url, "seed-first", pause=page.pause)
     seeds.append(seed)
     seed.call_as_initiator()
-    page = people(f"{live_server.url}/?room=seed-first")
     page.start()
     chat_both_ways(page, seed)
 
@@ -79,7 +75,7 @@ def test_a_seed_client_offers_and_the_page_answers(live_server, people, seeds):
     outsider.expect_state("full")
     assert seed.hang_up() >= 0
     page.expect_state("left", timeout=5_000)
-    wait_until(lambda: room_is_clear(live_server, "seed-first"), 3, "the room was not cleared")
+    page.wait_until(lambda: room_is_clear(live_server, "seed-first"), 3, "the room was not cleared")
 
 
 def test_by_default_a_seed_client_cannot_answer_the_pages_offer(live_server, people):
@@ -93,23 +89,23 @@ def test_by_default_a_seed_client_cannot_answer_the_pages_offer(live_server, peo
     assert answer.json()["error"] == "not_a_member"
 
 
-def test_with_open_rooms_a_seed_client_calls_in_both_roles(open_server, people, seeds):
+def test_with_open_rooms_a_seed_client_calls_in_both_roles(open_server, seeds, people):
     # The page offers, the seed client answers.
     page = people(f"{open_server.url}/?room=open")
     page.start()
     page.expect_state("waiting")
-    seed = SeedClient(open_server.url, "open")
+    seed = SeedClient(open_server.url, "open", pause=page.pause)
     seeds.append(seed)
     seed.call_as_receiver()
     chat_both_ways(page, seed)
     page.hang_up()
     page.expect_state("idle")
-    pump_until(page, seed.closed.is_set, 5, "the seed client did not see the page hang up")
+    page.wait_until(seed.closed.is_set, 5, "the seed client did not see the page hang up")
 
     # The seed client offers, the page answers.
-    again = SeedClient(open_server.url, "open-again")
+    other = people(f"{open_server.url}/?room=open-again")
+    again = SeedClient(open_server.url, "open-again", pause=other.pause)
     seeds.append(again)
     again.call_as_initiator()
-    other = people(f"{open_server.url}/?room=open-again")
     other.start()
     chat_both_ways(other, again)

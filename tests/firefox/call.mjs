@@ -2,8 +2,13 @@
 // puppeteer-core: Firefox over WebDriver BiDi, Chromium over the DevTools protocol. Run by
 // tests/test_firefox.py against a live server; prints one JSON object (the result) on stdout.
 //
-//   node tests/firefox/call.mjs --url http://127.0.0.1:PORT --room ROOM \
-//     --first firefox --second chromium [--calls 2] [--chromium-arg=--FLAG ...]
+//   node tests/firefox/call.mjs --url http://127.0.0.1:PORT \
+//     --pair firefox,chromium,ROOM [--pair chromium,firefox,ROOM2 ...] [--calls 2] \
+//     [--chromium-arg=--FLAG ...]
+//
+// Each --pair is FIRST,SECOND,ROOM: who starts each call, who answers, and their room. The
+// pairs run one after the other in one session: each kind of browser is launched once, and
+// each pair's people get browser contexts of their own, closed when the pair is done.
 //
 // Chromium's flags (fake camera and microphone, no sandbox, no network) come from
 // harness/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
@@ -12,8 +17,8 @@
 // Each call, as a person would make it: the first person clicks Start Session and waits, the
 // second clicks it; both pages reach "connected"; each sees the other's video play; a chat
 // message crosses each way; then one hangs up (the first in odd calls, the second in even
-// ones), who is left "idle" while the other sees "left". One browser process per kind; each
-// person has a browser context and a window of their own.
+// ones), who is left "idle" while the other sees "left". One browser process per kind for
+// the whole run; each person has a browser context and a window of their own.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -297,11 +302,15 @@ async function makeCall(number, first, second) {
   );
   const [firstVideo, secondVideo] = await Promise.all([first.remoteVideo(), second.remoteVideo()]);
   // Each person's Mute and Camera off, as the other perceived them; once per pair of
-  // browsers is enough to show the controls work across them.
+  // browsers is enough to show the controls work across them. Both directions at once: each
+  // person's controls act on what they send, and each side measures only what it receives.
   let controls = null;
   if (number === 1) {
-    controls = { [first.name]: await checkControls(first, second) };
-    controls[second.name] = await checkControls(second, first);
+    const [firstSends, secondSends] = await Promise.all([
+      checkControls(first, second),
+      checkControls(second, first),
+    ]);
+    controls = { [first.name]: firstSends, [second.name]: secondSends };
   }
 
   const there = `call ${number}: ${first.kind} -> ${second.kind} <é & ✓>`;
@@ -327,44 +336,36 @@ async function makeCall(number, first, second) {
   };
 }
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      url: { type: "string" },
-      room: { type: "string", default: "firefox" },
-      first: { type: "string", default: "firefox" },
-      second: { type: "string", default: "chromium" },
-      calls: { type: "string", default: "2" },
-      "chromium-arg": { type: "string", multiple: true, default: [] },
-    },
-  });
-  const kinds = [values.first, values.second];
-  for (const kind of kinds) {
+function parsePair(text) {
+  // "FIRST,SECOND,ROOM" -> { first, second, room }.
+  const [first, second, room] = text.split(",");
+  for (const kind of [first, second]) {
     if (!(kind in EXECUTABLES)) throw new Error(`unknown browser ${kind}: firefox or chromium`);
   }
-  if (!values.url) throw new Error("--url is required");
-  const pageUrl = new URL("/", values.url);
-  pageUrl.searchParams.set("room", values.room);
+  if (!room) throw new Error(`--pair ${text}: FIRST,SECOND,ROOM`);
+  return { first, second, room };
+}
 
-  const result = { first: values.first, second: values.second, calls: [], ok: false };
-  const browsers = {};
+async function runPair(browsers, baseUrl, { first, second, room }, calls) {
+  // One pair's calls in its room; what they measured, or where they failed.
+  const pageUrl = new URL("/", baseUrl);
+  pageUrl.searchParams.set("room", room);
+  const result = { first, second, room, calls: [], ok: false };
   const people = [];
+  const startedAt = Date.now();
   try {
-    for (const kind of new Set(kinds)) {
-      const startedAt = Date.now();
-      browsers[kind] = await launch(kind, values["chromium-arg"]);
-      result[`${kind}_version`] = await browsers[kind].version();
-      result[`${kind}_launch_ms`] = Date.now() - startedAt;
-    }
-    people.push(await Person.open(browsers[values.first], "first", values.first, pageUrl.href));
-    people.push(await Person.open(browsers[values.second], "second", values.second, pageUrl.href));
-    for (let number = 1; number <= Number(values.calls); number++) {
+    people.push(await Person.open(browsers[first], "first", first, pageUrl.href));
+    people.push(await Person.open(browsers[second], "second", second, pageUrl.href));
+    for (let number = 1; number <= calls; number++) {
+      const callStartedAt = Date.now();
       result.calls.push(await makeCall(number, people[0], people[1]));
+      result.calls.at(-1).ms = Date.now() - callStartedAt;
     }
     result.ok = true;
   } catch (error) {
     result.error = String(error.message || error);
   } finally {
+    result.ms = Date.now() - startedAt;
     result.people = {};
     for (const person of people) {
       result.people[person.name] = {
@@ -373,7 +374,41 @@ async function main() {
         errors: person.errors,
         csp_violations: await person.probe(),
       };
+      await person.page.browserContext().close().catch(() => {});
     }
+  }
+  return result;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      url: { type: "string" },
+      pair: { type: "string", multiple: true, default: [] },
+      calls: { type: "string", default: "2" },
+      "chromium-arg": { type: "string", multiple: true, default: [] },
+    },
+  });
+  if (!values.url) throw new Error("--url is required");
+  const pairs = values.pair.map(parsePair);
+  if (!pairs.length) throw new Error("--pair is required");
+
+  const result = { pairs: [], ok: false };
+  const browsers = {};
+  try {
+    for (const kind of new Set(pairs.flatMap((pair) => [pair.first, pair.second]))) {
+      const startedAt = Date.now();
+      browsers[kind] = await launch(kind, values["chromium-arg"]);
+      result[`${kind}_version`] = await browsers[kind].version();
+      result[`${kind}_launch_ms`] = Date.now() - startedAt;
+    }
+    for (const pair of pairs) {
+      result.pairs.push(await runPair(browsers, values.url, pair, Number(values.calls)));
+    }
+    result.ok = result.pairs.every((pair) => pair.ok);
+  } catch (error) {
+    result.error = String(error.message || error);
+  } finally {
     await Promise.all(Object.values(browsers).map((browser) => browser.close().catch(() => {})));
   }
   return result;
