@@ -35,7 +35,7 @@ from typing import IO
 from harness.network import HOST, free_port
 
 HANDSHAKE_RTTS = 1.0  # a new connection's first bytes wait this many round trips more
-HEAD_BYTES = 400  # how much of each chunk the log keeps
+HEAD_BYTES = 2000  # how much of each chunk the log keeps: headers and a body's "type"
 METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ")
 
 

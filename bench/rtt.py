@@ -106,6 +106,8 @@ def call_requests(found: list[Exchange], click: float) -> list[Exchange]:
     room (the first GET /events that does not wait) to the DELETE that hangs up or leaves."""
     call: list[Exchange] = []
     for exchange in found:
+        if exchange.path.startswith("/favicon."):
+            continue  # the browser's own, when the page's state changes its icon
         entering = exchange.label() == "GET /events"
         # The page's clock and the proxy's may differ by a few ms: the click comes first.
         if not call and not (entering and exchange.browser_sent >= click - 50):
