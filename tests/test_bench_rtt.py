@@ -86,7 +86,7 @@ def test_one_call_at_one_rtt_gives_every_table():
     after_click = [float(row[0]) for row in path[1:] if row[0] != "before"]
     assert after_click == sorted(after_click) and after_click[0] >= 0
     steps = [(row[1], row[2]) for row in path[1:]]
-    assert [s for s in steps if not s[1].startswith("held ")][0] == (
+    assert next(s for s in steps if not s[1].startswith("held ")) == (
         "second",
         "clicks Start Session",
     )
