@@ -5,6 +5,7 @@
     .venv/bin/python -m bench --only relay --only serving
     .venv/bin/python -m bench --mode gevent      # only that serving mode where modes vary
     .venv/bin/python -m bench --mode redis2      # the recipe with 2 processes on Redis
+    .venv/bin/python -m bench --only rtt         # a call over a slow link (bench/rtt.py)
 
 The redisN modes run on a redis-server the bench starts for the run (and stops at its end).
 
@@ -32,7 +33,7 @@ from harness.tables import Row, print_table
 from . import poll_scaling, relay, serving, throughput
 
 Section = tuple[str, list[Row]]
-NAMES = ("relay", "throughput", "call_setup", "poll_scaling", "memory", "serving")
+NAMES = ("relay", "throughput", "call_setup", "poll_scaling", "memory", "serving", "rtt")
 TARGETS = "targets: the production recipe (gevent), its push channel"
 
 
@@ -119,6 +120,15 @@ def collect(args: argparse.Namespace, errors: list[str]) -> list[Section]:
             return found
 
         attempt("serving", serve)
+    if "rtt" in only:
+
+        def slow_link() -> list[Section]:
+            from . import rtt  # Playwright, only when asked for
+
+            found = rtt.run(args.quick)
+            return [(f"8. {title[0].lower()}{title[1:]}", rows) for title, rows in found]
+
+        attempt("rtt", slow_link)
     # Keep the order: 5 (memory, measured during 2) after 4.
     order = {f"{n}.": n for n in range(1, 8)}
     sections.sort(key=lambda section: order.get(section[0][:2], len(order)))
