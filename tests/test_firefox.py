@@ -53,8 +53,11 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def run_call(server: LiveServer, room: str, first: str, second: str) -> dict:
+def run_call(
+    server: LiveServer, room: str, first: str, second: str, *options: str, calls: int = CALLS
+) -> dict:
     """Run call.mjs: ``first`` starts each call, ``second`` answers; the JSON it printed.
+    ``options`` go to the script as they are (say, ``--restarts 2``).
 
     The script and its browsers run in a process group of their own, so a hung run is
     ended whole (browsers included) at the timeout.
@@ -63,7 +66,8 @@ def run_call(server: LiveServer, room: str, first: str, second: str) -> dict:
         shutil.which("node") or "node",
         str(SCRIPT),
         *("--url", server.url, "--room", room, "--first", first, "--second", second),
-        *("--calls", str(CALLS)),
+        *("--calls", str(calls)),
+        *options,
         *(f"--chromium-arg={flag}" for flag in CHROMIUM_ARGS),
     ]
     process = subprocess.Popen(

@@ -3,7 +3,7 @@
 // tests/test_firefox.py against a live server; prints one JSON object (the result) on stdout.
 //
 //   node tests/firefox/call.mjs --url http://127.0.0.1:PORT --room ROOM \
-//     --first firefox --second chromium [--calls 2] [--chromium-arg=--FLAG ...]
+//     --first firefox --second chromium [--calls 2] [--restarts 0] [--chromium-arg=--FLAG ...]
 //
 // Chromium's flags (fake camera and microphone, no sandbox, no network) come from
 // harness/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
@@ -14,6 +14,11 @@
 // message crosses each way; then one hangs up (the first in odd calls, the second in even
 // ones), who is left "idle" while the other sees "left". One browser process per kind; each
 // person has a browser context and a window of their own.
+//
+// With --restarts N, the first call also has N rounds of ICE restarts before its hang-up:
+// in each, the first person and then the second calls videoChat.call.restartIce() in the
+// live call; both must use new ICE credentials (harness/probes.js, ice()) and be connected
+// to each other again, and a chat message must cross.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -36,6 +41,7 @@ const STATE_TIMEOUT_MS = 15_000;
 const CHAT_TIMEOUT_MS = 5_000;
 const VIDEO_TIMEOUT_MS = 10_000;
 const POLL_MS = 50;
+const RESTART_TIMEOUT_MS = 15_000;
 
 // Mute and Camera off as the other person perceives them: sound energy received in a second
 // (Firefox's fake tone gives about 0.01, Chromium's beeps 0.25, silence under 1e-5: a second
@@ -266,6 +272,75 @@ class Person {
   async probe() {
     return this.page.evaluate(() => window.__probe.csp).catch(() => []);
   }
+
+  ice() {
+    // The ICE credentials and candidate pair in use now (null outside a call).
+    return this.page.evaluate(() => window.__probe.ice());
+  }
+
+  connectedNow() {
+    // The page shows "connected", its connection is, and its chat channel is open.
+    return this.page.evaluate(() => {
+      const call = window.videoChat.call;
+      return Boolean(
+        call &&
+          call.pc &&
+          call.dc &&
+          call.connected &&
+          call.pc.connectionState === "connected" &&
+          call.pc.signalingState === "stable" &&
+          call.dc.readyState === "open" &&
+          document.getElementById("status").dataset.state === "connected",
+      );
+    });
+  }
+}
+
+function localUfrag(ice) {
+  // The local ICE username fragment in use: from the stats where the browser gives it
+  // (Chromium), else from the current local description (Firefox).
+  return ice ? ice.statsLocalUfrag || ice.localUfrag : null;
+}
+
+async function restartIce(by, other) {
+  // `by` restarts ICE in the live call; both must be connected to each other again with new
+  // local ICE credentials. What changed, and how long it took.
+  const people = [by, other];
+  const before = await Promise.all(people.map((person) => person.ice()));
+  const startedAt = Date.now();
+  await by.page.evaluate(() => window.videoChat.call.restartIce());
+  let after = before;
+  for (;;) {
+    after = await Promise.all(people.map((person) => person.ice()));
+    const up = await Promise.all(people.map((person) => person.connectedNow()));
+    const renewed = people.every(
+      (_, i) => localUfrag(after[i]) && localUfrag(after[i]) !== localUfrag(before[i]),
+    );
+    const matched =
+      after[0] &&
+      after[1] &&
+      after[0].remoteUfrag === after[1].localUfrag &&
+      after[1].remoteUfrag === after[0].localUfrag;
+    if (renewed && matched && up.every(Boolean)) break;
+    if (Date.now() - startedAt > RESTART_TIMEOUT_MS) {
+      return by.fail(
+        `restartIce(): not connected with new credentials after ${RESTART_TIMEOUT_MS} ms: ` +
+          JSON.stringify({ before, after, up }),
+      );
+    }
+    await sleep(POLL_MS);
+  }
+  const ms = Date.now() - startedAt;
+  const text = `after ${by.kind}'s ICE restart`;
+  await by.send(text);
+  await other.waitChat(text);
+  return {
+    by: by.name,
+    ms,
+    before: { [by.name]: before[0], [other.name]: before[1] },
+    after: { [by.name]: after[0], [other.name]: after[1] },
+    chat: text,
+  };
 }
 
 async function checkControls(sender, receiver) {
@@ -284,7 +359,7 @@ async function checkControls(sender, receiver) {
   return { heard, muted, heard_again: heardAgain, brightness: lit };
 }
 
-async function makeCall(number, first, second) {
+async function makeCall(number, first, second, restarts = 0) {
   // One call, from both pages idle to both pages idle again; what it measured.
   await first.start();
   await first.waitState("waiting");
@@ -311,6 +386,13 @@ async function makeCall(number, first, second) {
   await second.send(back);
   await first.waitChat(back);
 
+  // ICE restarts in the live call, each person in turn (first call only).
+  const restartsDone = [];
+  for (let round = 0; number === 1 && round < restarts; round++) {
+    restartsDone.push(await restartIce(first, second));
+    restartsDone.push(await restartIce(second, first));
+  }
+
   // The first person hangs up in odd calls, the second in even ones.
   const [leaver, stayer] = number % 2 === 1 ? [first, second] : [second, first];
   await leaver.hangUp();
@@ -323,6 +405,7 @@ async function makeCall(number, first, second) {
     remote_video: { [first.name]: firstVideo, [second.name]: secondVideo },
     chat: [there, back],
     controls,
+    restarts: restartsDone,
     hung_up: leaver.name,
   };
 }
@@ -335,6 +418,7 @@ async function main() {
       first: { type: "string", default: "firefox" },
       second: { type: "string", default: "chromium" },
       calls: { type: "string", default: "2" },
+      restarts: { type: "string", default: "0" },
       "chromium-arg": { type: "string", multiple: true, default: [] },
     },
   });
@@ -359,7 +443,7 @@ async function main() {
     people.push(await Person.open(browsers[values.first], "first", values.first, pageUrl.href));
     people.push(await Person.open(browsers[values.second], "second", values.second, pageUrl.href));
     for (let number = 1; number <= Number(values.calls); number++) {
-      result.calls.push(await makeCall(number, people[0], people[1]));
+      result.calls.push(await makeCall(number, people[0], people[1], Number(values.restarts)));
     }
     result.ok = true;
   } catch (error) {
