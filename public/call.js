@@ -1,23 +1,32 @@
 // One person's side of a two-person call, with no DOM: the RTCPeerConnection flow over a
 // SignalingClient. It emits events and the page decides what to show:
-//   status  {state, text}  "connecting", "waiting", "connected", "interrupted"
+//   status  {state, text, since} "connecting", "waiting", "connected", "reconnecting" (since:
+//                                when the connection was lost)
 //   media   {stream}       our camera and microphone (null: none)
 //   remote  {stream}       the other person's media (null: gone, before a new attempt)
 //   channel {open}         the chat channel opened or closed
 //   chat    {text}         a chat message from the other person
-//   end     {reason, error} "hangup", "left", "full" or "error"; then `left` settles
+//   message {message}      any other envelope from the other person ({type, ...})
+//   end     {reason, error} "hangup", "left", "full", "lost" or "error"; then `left` settles
 //
-// The seed's flow (docs/protocol.md): the first in the room posts an offer and waits; the
-// second answers it; both trickle candidates. Posting an offer is create-if-absent, so two
-// people starting at once still end up with one initiator.
+// A connection starts with the seed's flow (docs/protocol.md): the first in the room posts an
+// offer and waits; the second answers it; both trickle candidates. Posting an offer is
+// create-if-absent, so two people starting at once still end up with one initiator. After
+// that, negotiation.js carries offers in the live call, and recovery.js decides how a lost
+// connection comes back: an ICE restart, or a fresh connection in the same room.
+import { Negotiator } from "./negotiation.js";
+import { nextStep, RECONNECT } from "./recovery.js";
 import { ApiError, sleep } from "./signaling.js";
 
 // An offer read this recently is still taken as the room's; after a longer camera prompt,
 // the room is read again.
 const OFFER_FRESH_MS = 1000;
-const RETRY_MS = 1000;
+// A request that failed for a passing reason (a restarting server, a rate limit) is sent
+// again after these pauses, the last repeating.
+const RETRY_MS = [1000, 2000, 4000, 5000];
 // How long an answer to a client without a place in the room may take to connect.
 const UNPLACED_ANSWER_MS = 15000;
+const MAX_BATCH = 50; // candidates in one request
 
 export class Call extends EventTarget {
   constructor(signaling, { getMedia = async () => null, PeerConnection } = {}) {
@@ -31,10 +40,14 @@ export class Call extends EventTarget {
     this.dc = null;
     this.role = null;
     this.connected = false;
+    this.everConnected = false;
     this.ended = false;
+    this.lost = null; // while the connection is being brought back: what recovery.js reads
     // Settles once our place in the room is given back (a new call waits for it).
     this.left = Promise.resolve();
     this.pendingCandidates = []; // the other side's, come before their description
+    this.inbox = Promise.resolve(); // the push channel's answers, applied one after another
+    this.ourOffers = new Set(); // SDPs of the room offers we posted: never answered by us
     this.peers = 0; // live peers in the room, as the push channel last said
   }
 
@@ -83,8 +96,9 @@ export class Call extends EventTarget {
     // Errors end the call, unless this connection was already replaced.
     const pc = this.newConnection();
     try {
-      const offer = known !== undefined ? known : await this.signaling.readOffer();
+      let offer = known !== undefined ? known : await this.signaling.readOffer();
       if (!this.isCurrent(pc)) return;
+      if (offer && this.ourOffers.has(offer.sdp)) offer = null; // ours, from before: replaced
       if (offer) {
         await this.answerOffer(pc, offer);
         return;
@@ -113,10 +127,14 @@ export class Call extends EventTarget {
     this.role = null;
     this.described = false; // the other person's description is applied
     this.answered = false;
-    this.offerPayload = null;
-    this.outgoing = []; // our candidates, held until our offer or answer is stored
+    this.outgoing = []; // our candidates, held while a description of ours is on its way
     this.canSendCandidates = false;
+    this.sendingCandidates = false;
     this.remoteStream = null;
+    this.negotiator = new Negotiator(pc, {
+      polite: false, // decided with the role: the receiver is polite
+      send: (description) => this.sendDescription(pc, description),
+    });
     // Whether the other person holds a place in the room. A client that sends no peer id
     // never does: its leaving shows on the connection, not in the count.
     this.partnerPresent = this.peers >= 2;
@@ -125,10 +143,7 @@ export class Call extends EventTarget {
       for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     }
     pc.addEventListener("icecandidate", (event) => {
-      if (!this.isCurrent(pc) || !event.candidate) return;
-      const candidate = event.candidate.toJSON();
-      if (this.canSendCandidates) this.sendCandidate(pc, candidate);
-      else this.outgoing.push(candidate);
+      if (this.isCurrent(pc) && event.candidate) this.sendCandidate(pc, event.candidate.toJSON());
     });
     pc.addEventListener("track", (event) => {
       if (!this.isCurrent(pc)) return;
@@ -156,17 +171,20 @@ export class Call extends EventTarget {
     }
     await pc.setLocalDescription(await pc.createOffer());
     this.offerPayload = pc.localDescription.toJSON();
+    this.ourOffers.add(this.offerPayload.sdp);
     await this.signaling.postOffer(this.offerPayload);
     if (!this.isCurrent(pc)) return;
-    this.flushOutgoing(pc);
-    this.status("waiting");
+    this.releaseCandidates(pc);
+    // Waiting already (starting over said why): the reason stays on screen.
+    if (!this.lost && this.state !== "waiting") this.status("waiting");
   }
 
   async answerOffer(pc, offer) {
     // The initiator's candidates already come through the push channel, and wait in
     // pendingCandidates until the offer is applied.
     this.role = "receiver";
-    this.status("connecting");
+    this.negotiator.polite = true;
+    if (!this.lost) this.status("connecting");
     await pc.setRemoteDescription(offer);
     if (!this.isCurrent(pc)) return;
     await this.isDescribed(pc);
@@ -174,7 +192,7 @@ export class Call extends EventTarget {
     if (!this.isCurrent(pc)) return;
     await this.signaling.postAnswer(pc.localDescription.toJSON());
     if (!this.isCurrent(pc)) return;
-    this.flushOutgoing(pc);
+    this.releaseCandidates(pc);
     this.signaling.deleteOffer().catch((err) => {
       if (this.isCurrent(pc)) console.warn("could not clear the answered offer:", err.message);
     });
@@ -192,7 +210,7 @@ export class Call extends EventTarget {
 
   async acceptAnswer(pc, answer) {
     this.answered = true;
-    this.status("connecting");
+    if (!this.lost) this.status("connecting");
     await pc.setRemoteDescription(answer);
     if (this.isCurrent(pc)) await this.isDescribed(pc);
   }
@@ -203,23 +221,60 @@ export class Call extends EventTarget {
     await this.applyCandidates(pc, this.pendingCandidates.splice(0));
   }
 
-  flushOutgoing(pc) {
-    // The candidates gathered while our offer or answer was on its way.
+  // -- what we send: descriptions first, then the candidates gathered after them ----------
+
+  async sendDescription(pc, description) {
+    // An in-call offer or answer. Candidates gathered after it wait until it is stored, so
+    // the other side never gets a candidate of new ICE credentials before their description.
+    this.canSendCandidates = false;
+    if (description.type === "offer" && this.lost) this.lost.offeredAt = Date.now();
+    try {
+      await this.deliver(pc, () => this.signaling.postDescription(description));
+    } finally {
+      this.releaseCandidates(pc);
+    }
+  }
+
+  releaseCandidates(pc) {
     this.canSendCandidates = true;
-    for (const candidate of this.outgoing.splice(0)) this.sendCandidate(pc, candidate);
+    this.flushCandidates(pc);
   }
 
   sendCandidate(pc, candidate) {
-    this.signaling.postCandidate(this.role, candidate).catch(async (err) => {
-      if (!this.isCurrent(pc)) return;
-      if (err instanceof ApiError && err.status === 429) {
-        // Over the server's rate limit (many calls from one address): send it again soon.
-        await sleep(RETRY_MS);
-        if (this.isCurrent(pc)) this.sendCandidate(pc, candidate);
-        return;
+    this.outgoing.push(candidate);
+    this.flushCandidates(pc);
+  }
+
+  async flushCandidates(pc) {
+    // One candidate request at a time; whatever trickles in while it is out goes in the next
+    // one, together. The first goes at once: no timer adds latency.
+    if (!this.isCurrent(pc) || !this.canSendCandidates || this.sendingCandidates) return;
+    if (this.outgoing.length === 0) return;
+    this.sendingCandidates = true;
+    const batch = this.outgoing.splice(0, MAX_BATCH);
+    try {
+      await this.deliver(pc, () => this.signaling.postCandidates(this.role, batch));
+    } catch (err) {
+      if (this.isCurrent(pc)) console.warn("could not send candidates:", err.message);
+    } finally {
+      this.sendingCandidates = false;
+    }
+    this.flushCandidates(pc);
+  }
+
+  async deliver(pc, send) {
+    // Send, and again after a pause while the failure may pass (the server restarting, a
+    // rate limit, our place being taken again by the push channel) and `pc` is still ours.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send();
+      } catch (err) {
+        const passing = err instanceof ApiError && (err.retriable || err.code === "not_a_member");
+        if (!passing || !this.isCurrent(pc)) throw err;
       }
-      console.warn("could not send a candidate:", err.message);
-    });
+      await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
+      if (!this.isCurrent(pc)) return undefined;
+    }
   }
 
   async applyCandidates(pc, payloads) {
@@ -228,40 +283,62 @@ export class Call extends EventTarget {
       try {
         await pc.addIceCandidate(payload);
       } catch (err) {
-        // A stale candidate (from an earlier connection) does not fit: drop it all the same.
-        console.warn("ignored a candidate:", err.message);
+        // A stale candidate (from an earlier connection or ICE credentials) does not fit.
+        if (!this.negotiator.ignoreOffer) console.warn("ignored a candidate:", err.message);
       }
     }
   }
 
   // -- the push channel ------------------------------------------------------------------
 
-  onEvents({ peers, answer, candidates }) {
-    // The answer, the other side's candidates and how many are in the room: the one thing
-    // this call waits on the server for.
+  onEvents(events) {
+    // The answer, in-call descriptions, the other side's candidates and how many are in the
+    // room: what this call waits on the server for. Applied in order, one answer at a time.
     if (this.ended) return;
     const pc = this.pc;
-    this.peers = peers;
-    if (pc && peers >= 2) this.partnerPresent = true;
-    const payloads = candidates.map((item) => item.payload);
-    if (!pc || !this.described) {
-      this.pendingCandidates.push(...payloads);
-    } else {
-      this.applyCandidates(pc, payloads);
-    }
-    if (pc && answer && this.role === "initiator" && !this.answered) {
-      this.acceptAnswer(pc, answer).catch((err) => {
-        if (this.isCurrent(pc)) this.fail(err);
-      });
-    }
-    const partnerGone = peers < 2 && pc && this.partnerPresent;
-    if (partnerGone && this.everConnected) {
-      this.end("left");
-    } else if (partnerGone && this.described) {
+    this.peers = events.peers;
+    if (pc && events.peers >= 2) this.partnerPresent = true;
+    this.inbox = this.inbox
+      .then(() => this.apply(pc, events))
+      .catch((err) => console.warn("could not apply what the server sent:", err.message));
+    const partnerGone = events.peers < 2 && pc && this.partnerPresent;
+    if (partnerGone && this.lost) {
+      this.recover();
+    } else if (partnerGone && this.described && !this.everConnected) {
       this.renegotiate(pc, "The other person went away before the call connected. Waiting again…");
-    } else if (pc && this.role === "initiator" && !this.answered && !answer) {
+    } else if (pc && this.role === "initiator" && !this.answered && !events.answer) {
       this.keepOffer(pc);
     }
+    // A drop in the count while connected changes nothing: the server may have restarted,
+    // and media do not pass through it. Only a `bye`, or a connection that cannot be
+    // brought back, ends a call.
+  }
+
+  async apply(pc, { answer, descriptions = [], candidates = [] }) {
+    const payloads = candidates.map((item) => item.payload);
+    if (!pc || !this.isCurrent(pc)) {
+      if (!this.ended) this.pendingCandidates.push(...payloads);
+      return;
+    }
+    if (answer && this.role === "initiator" && !this.answered) {
+      try {
+        await this.acceptAnswer(pc, answer);
+      } catch (err) {
+        if (!this.isCurrent(pc)) return;
+        if (this.everConnected) this.connectionLost(pc, "answer");
+        else this.fail(err);
+        return;
+      }
+    }
+    for (const { payload } of descriptions) {
+      try {
+        await this.negotiator.receive(payload);
+      } catch (err) {
+        console.warn("could not apply the other side's description:", err.message);
+      }
+    }
+    if (!this.described) this.pendingCandidates.push(...payloads);
+    else await this.applyCandidates(pc, payloads);
   }
 
   async keepOffer(pc) {
@@ -283,10 +360,12 @@ export class Call extends EventTarget {
   }
 
   async renegotiate(pc, text, state = "waiting") {
-    // The other person vanished before the call connected: leave (taking what we sent along)
-    // and start over on the same camera, as whoever comes first.
+    // The other person vanished: leave (taking what we sent along) and start over on the
+    // same camera, as whoever comes first. The chat so far stays on screen.
     if (!this.isCurrent(pc)) return;
     this.pc = null;
+    this.lost = null;
+    this.connected = false;
     closeConnection(pc, this.dc);
     this.pendingCandidates = [];
     this.emit("remote", { stream: null });
@@ -305,6 +384,78 @@ export class Call extends EventTarget {
     await this.negotiate(offer);
   }
 
+  // -- a lost connection, brought back (recovery.js) ------------------------------------
+
+  connectionLost(pc, reason) {
+    // The path to the other person broke (`reason`: "disconnected", "failed", "channel",
+    // "online", "answer"): bring it back without a click, while they hold a place.
+    if (!this.isCurrent(pc) || !this.everConnected) return;
+    if (reason === "channel") this.channelGone = true;
+    if (!this.lost) {
+      this.connected = false;
+      this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
+      this.status("reconnecting", null);
+    }
+    this.recover();
+  }
+
+  recover() {
+    // One step of recovery.js's policy, then the next one is scheduled.
+    clearTimeout(this.recoveryTimer);
+    const lost = this.lost;
+    if (this.ended || !lost) return;
+    const pc = this.pc;
+    const { step, delay } = nextStep({
+      now: Date.now(),
+      ...lost,
+      partnerPlaced: !this.partnerPresent || this.peers >= 2,
+      canRestart: Boolean(pc) && !this.anonymousPartner && !this.channelGone,
+      answered: !pc || !this.negotiator.waitingForAnswer,
+    });
+    if (step === "give-up") {
+      this.end("lost", new Error("the connection could not be restored"));
+      return;
+    }
+    if (step === "rejoin") {
+      this.renegotiate(pc, "The other person left the call. Waiting for them to come back…");
+      return;
+    }
+    if (step === "restart") {
+      lost.restarts += 1;
+      lost.offeredAt = Date.now();
+      this.negotiator.restartIce();
+    } else if (step === "fresh") {
+      this.rebuild();
+    }
+    const next = step === "wait" ? delay : RECONNECT.restartBackoffMs[0];
+    this.recoveryTimer = setTimeout(() => this.recover(), next);
+  }
+
+  async rebuild() {
+    // A fresh connection in the same room, keeping our place, camera and chat: the seed's
+    // flow again (whoever reads no offer posts one, the other answers it).
+    const pc = this.pc;
+    this.lost.freshAt = Date.now();
+    this.channelGone = false;
+    this.pc = null;
+    closeConnection(pc, this.dc);
+    this.emit("remote", { stream: null });
+    await this.negotiate();
+  }
+
+  restartIce() {
+    // An ICE restart in the live call, now (the browser came back online, or asked for).
+    if (this.pc && !this.anonymousPartner) this.negotiator.restartIce();
+  }
+
+  networkChanged() {
+    // The browser says it is online again: the old path may be gone with the old network.
+    // A connection that still looks fine gets new ICE credentials at once, quietly.
+    if (!this.pc || !this.everConnected) return;
+    if (this.connected) this.restartIce();
+    else this.connectionLost(this.pc, "online");
+  }
+
   // -- the connection and the chat -------------------------------------------------------
 
   setupChannel(pc, dc) {
@@ -317,7 +468,9 @@ export class Call extends EventTarget {
     dc.addEventListener("close", () => {
       if (!this.isCurrent(pc)) return;
       this.emit("channel", { open: false });
-      if (this.connected) this.end("left");
+      // A client that speaks only the seed's messages says no bye: its closing is its hang-up.
+      if (this.anonymousPartner && this.connected) this.end("left");
+      else this.connectionLost(pc, "channel");
     });
     dc.addEventListener("message", (event) => {
       if (this.isCurrent(pc)) this.receive(event.data);
@@ -336,6 +489,7 @@ export class Call extends EventTarget {
     const type = message && typeof message === "object" ? message.type : null;
     if (type === "bye") this.end("left");
     else if (type === "chat" && typeof message.text === "string") this.emit("chat", message);
+    else if (typeof type === "string" && type !== "chat") this.emit("message", { message });
     else this.emit("chat", { text: String(data) });
   }
 
@@ -347,15 +501,27 @@ export class Call extends EventTarget {
     return true;
   }
 
+  sendMessage(message) {
+    // Any other envelope ({type, ...}) for the other person; false when the channel is not
+    // open, or the partner only understands plain text.
+    if (!this.dc || this.dc.readyState !== "open" || this.anonymousPartner) return false;
+    this.dc.send(JSON.stringify(message));
+    return true;
+  }
+
   onConnectionState(pc) {
     if (!this.isCurrent(pc)) return;
     const state = pc.connectionState;
+    clearTimeout(this.disconnectedTimer);
     if (state === "connected") {
       this.checkConnected(pc);
-    } else if (state === "disconnected" && this.connected) {
-      this.status("interrupted", "Connection interrupted: trying to reconnect…");
-    } else if (state === "failed" || state === "closed") {
-      if (this.everConnected) this.end("left");
+    } else if (state === "disconnected" && this.everConnected) {
+      this.disconnectedTimer = setTimeout(
+        () => this.connectionLost(pc, "disconnected"),
+        RECONNECT.disconnectedGraceMs,
+      );
+    } else if (state === "failed") {
+      if (this.everConnected) this.connectionLost(pc, "failed");
       else this.fail(new Error("no network path to the other person (a TURN relay may help)"));
     }
   }
@@ -364,9 +530,11 @@ export class Call extends EventTarget {
     // Connected means media can flow and the chat channel is open.
     if (!this.isCurrent(pc) || pc.connectionState !== "connected") return;
     if (!this.dc || this.dc.readyState !== "open") return;
+    if (!this.connected) this.anonymousPartner = !this.partnerPresent;
     this.connected = true;
     this.everConnected = true;
-    this.anonymousPartner = !this.partnerPresent;
+    this.lost = null;
+    clearTimeout(this.recoveryTimer);
     this.status("connected");
   }
 
@@ -389,6 +557,8 @@ export class Call extends EventTarget {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.unplacedTimer);
+    clearTimeout(this.recoveryTimer);
+    clearTimeout(this.disconnectedTimer);
     this.signaling.stop();
     if (reason !== "left" && !this.anonymousPartner && this.dc && this.dc.readyState === "open") {
       try {
@@ -397,9 +567,11 @@ export class Call extends EventTarget {
         // The channel closed in between: the other side notices the close instead.
       }
     }
+    if (this.pc) for (const sender of this.pc.getSenders()) if (sender.track) sender.track.stop();
     closeConnection(this.pc, this.dc);
     this.pc = null;
     this.connected = false;
+    this.lost = null;
     stopTracks(this.localStream);
     if (reason !== "full") {
       this.left = this.signaling.leave({ hangUp: reason !== "left", keepalive: true }).catch(
@@ -409,17 +581,36 @@ export class Call extends EventTarget {
     this.emit("end", { reason, error });
   }
 
-  // -- what video we send ---------------------------------------------------------------
+  suspend() {
+    // The page goes away but means to come back (a reload): nothing is said to the other
+    // side and our place is kept; the reloaded page resumes it with `signaling.token`.
+    if (this.ended) return;
+    this.ended = true;
+    for (const timer of [this.unplacedTimer, this.recoveryTimer, this.disconnectedTimer]) {
+      clearTimeout(timer);
+    }
+    this.signaling.stop();
+    closeConnection(this.pc, this.dc);
+  }
 
-  async replaceVideo(track) {
-    // Send `track` (a shared screen, or the camera again) instead of the video we send now,
-    // on the same sender: no renegotiation, the other side's picture just changes. False
-    // when this call sends no video (no camera, or no connection).
+  // -- what we send ----------------------------------------------------------------------
+
+  async useTrack(kind, track) {
+    // Send `track` as our "audio" or "video" (null: send nothing of that kind): on the
+    // sender of that kind, with no renegotiation, or, when we send none (no camera when we
+    // joined), added in the live call, which negotiationneeded renegotiates. False when
+    // there is no connection to send it on.
     const pc = this.pc;
-    const sender = pc && pc.getSenders().find((s) => s.track && s.track.kind === "video");
-    if (!sender) return false;
-    await sender.replaceTrack(track);
+    if (!pc) return false;
+    const sender = senderOf(pc, kind);
+    if (sender) await sender.replaceTrack(track);
+    else if (track) pc.addTrack(track, this.localStream || new MediaStream([track]));
+    else return false;
     return this.isCurrent(pc);
+  }
+
+  replaceVideo(track) {
+    return this.useTrack("video", track);
   }
 
   // -- helpers ---------------------------------------------------------------------------
@@ -429,12 +620,24 @@ export class Call extends EventTarget {
   }
 
   status(state, text = null) {
-    this.emit("status", { state, text });
+    this.state = state;
+    this.emit("status", { state, text, since: this.lost ? this.lost.since : null });
   }
 
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+function senderOf(pc, kind) {
+  // The sender of our `kind` track: the one sending it, or one that sent it before it was
+  // set to nothing (its transceiver still sends).
+  const sending = pc.getSenders().find((s) => s.track && s.track.kind === kind);
+  if (sending || !pc.getTransceivers) return sending;
+  const sent = pc
+    .getTransceivers()
+    .find((t) => t.receiver.track.kind === kind && /send/.test(t.direction) && !t.stopped);
+  return sent ? sent.sender : undefined;
 }
 
 function closeConnection(pc, dc) {

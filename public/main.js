@@ -22,12 +22,17 @@ import {
 } from "./ui.js";
 
 const STATS_MS = 1000;
+// While reconnecting, the time it has taken is shown to the second.
+const RECONNECTING_TICK_MS = 1000;
+// A reloaded tab finds here the call it was in (room, peer id and token), and resumes it.
+const RESUME_KEY = "videoChat.resume";
 // Before a call, how many people are in the room is asked this often.
 const WAITING_MS = 3000;
 const END_TEXT = {
   hangup: "Call ended. Click Start Session to call again.",
   left: null,
   full: null,
+  lost: "The connection could not be restored. Click Start Session to call again.",
 };
 
 // The room this page is for, and the call in progress (null when none). `leaving` settles
@@ -58,9 +63,11 @@ function render() {
 
 // -- a call ----------------------------------------------------------------------------------
 
-async function start() {
+async function start(resume = null) {
+  // `resume`: the peer id and token of the call this tab was in before a reload.
   if (call || !roomIsValid) return;
-  const current = new Call(new SignalingClient(location.href, room), { getMedia: openMedia });
+  const signaling = new SignalingClient(location.href, room, resume || {});
+  const current = new Call(signaling, { getMedia: openMedia });
   call = current;
   stopWatchingRoom();
   clearChat();
@@ -79,8 +86,16 @@ function watch(current) {
       if (call === current) handler(event.detail);
     });
   let statsTimer = null;
-  on("status", ({ state, text }) => {
-    setStatus(state, text);
+  let reconnectingTimer = null;
+  on("status", ({ state, text, since }) => {
+    clearInterval(reconnectingTimer);
+    if (state === "reconnecting") {
+      const show = () => setStatus(state, reconnectingText(since));
+      reconnectingTimer = setInterval(show, RECONNECTING_TICK_MS);
+      show();
+    } else {
+      setStatus(state, text);
+    }
     if (state === "connected" && !statsTimer) {
       statsTimer = setInterval(() => updateStats(current), STATS_MS);
       updateStats(current);
@@ -96,6 +111,7 @@ function watch(current) {
   on("chat", ({ text }) => appendChat("them", text));
   on("end", ({ reason, error }) => {
     clearInterval(statsTimer);
+    clearInterval(reconnectingTimer);
     call = null;
     endSharing();
     leaving = current.left;
@@ -145,10 +161,41 @@ function missingDeviceText(stream) {
   return "";
 }
 
+function reconnectingText(since) {
+  const seconds = Math.floor((Date.now() - since) / 1000);
+  return `Reconnecting… ${seconds} s`;
+}
+
 function hangUp() {
-  // Also when the tab is closed or reloaded mid-call: the bye and the request that frees our
-  // place go out at once (keepalive outlives the page).
   if (call) call.hangUp();
+}
+
+function leavePage(event) {
+  // A page kept for the back button has left the call: hang up. Otherwise the tab may be
+  // reloading: keep our place and say nothing to the other person; the reloaded page
+  // resumes the call from what is saved here. A tab that was closed instead loses its
+  // place within the server's peer timeout, and the other person waits in the room.
+  if (!call) return;
+  if (event.persisted || !call.signaling.token) {
+    hangUp();
+    return;
+  }
+  const { peer, token } = call.signaling;
+  sessionStorage.setItem(RESUME_KEY, JSON.stringify({ room, peer, token }));
+  call.suspend();
+}
+
+function takeResume() {
+  // The call this tab was in before a reload, if it was in this room; read once.
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(RESUME_KEY));
+  } catch (err) {
+    saved = null;
+  }
+  sessionStorage.removeItem(RESUME_KEY);
+  if (!saved || saved.room !== room) return null;
+  return { peer: saved.peer, token: saved.token };
 }
 
 async function updateStats(current) {
@@ -348,7 +395,10 @@ function init() {
   ui.copyLinkButton.addEventListener("click", copyLink);
   ui.newRoomButton.addEventListener("click", newRoom);
   ui.roomLink.addEventListener("focus", () => ui.roomLink.select());
-  window.addEventListener("pagehide", hangUp);
+  window.addEventListener("pagehide", leavePage);
+  window.addEventListener("online", () => {
+    if (call) call.networkChanged();
+  });
   window.addEventListener("pageshow", (event) => {
     // Back from the back/forward cache: the call ended when the page was hidden.
     if (event.persisted) {
@@ -364,7 +414,9 @@ function init() {
   if (roomIsValid) setStatus("idle");
   else setStatus("error", "Error: this link's room name is not valid. Click New room to make one.");
   render();
-  watchRoom();
+  const resume = roomIsValid ? takeResume() : null;
+  if (resume) start(resume);
+  else watchRoom();
   // The call in progress, for the browser's console (and the browser tests).
   window.videoChat = {
     get call() {

@@ -3,12 +3,14 @@
 //
 //   const signaling = new SignalingClient("https://chat.example", "my-room");
 //   const offer = await signaling.enter(); // a place in the room, and the offer waiting there
-//   signaling.listen((events) => { ... }); // {peers, answer, candidates}, pushed as they come
+//   signaling.listen((events) => { ... }); // {peers, answer, descriptions, candidates}
 //   await signaling.postOffer(description);
 //   await signaling.leave({ hangUp: true });
 //
 // It holds at most one request open: the push channel (GET /events), which brings the other
-// side's answer and candidates and the room's peer count, and keeps our place in the room.
+// side's answer, in-call descriptions and candidates and the room's peer count, and keeps our
+// place in the room. The channel outlives a server restart: it asks again with backoff, and
+// enters the room again when the server no longer knows our place.
 
 export const DEFAULT_ROOM = "default-room";
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -19,7 +21,10 @@ const ID_LENGTH = 22;
 // The push channel asks the server to hold it this many seconds (the server holds it at most
 // half its peer timeout); after a failed request, it tries again after a pause.
 const WAIT_S = 20;
-const RETRY_MS = 1000;
+// After a failed request (the server restarting, the network gone), the channel asks again
+// after 1, 2, 4, then every 5 s: soon enough to notice the server's return within seconds,
+// rare enough not to hammer a server that is starting up.
+const RETRY_MS = [1000, 2000, 4000, 5000];
 // An answer with nothing new that came back sooner than this was not held (a proxy that does
 // not hold requests): pause before asking again.
 const UNHELD_MS = 250;
@@ -51,11 +56,17 @@ export function sleep(ms) {
 const defaultFetch = (...args) => globalThis.fetch(...args);
 
 export class SignalingClient {
-  constructor(baseUrl, room = DEFAULT_ROOM, { peer = randomId(), fetch = defaultFetch } = {}) {
+  constructor(
+    baseUrl,
+    room = DEFAULT_ROOM,
+    { peer = randomId(), token = null, fetch = defaultFetch } = {},
+  ) {
+    // `peer` and `token` given together resume a place this client held before (a reloaded
+    // page): enter() keeps it while the server still knows it.
     this.baseUrl = String(baseUrl);
     this.room = room;
     this.peer = peer;
-    this.token = null;
+    this.token = token;
     this.fetch = fetch;
     this.listening = null; // the push channel's AbortController while it runs
   }
@@ -103,7 +114,15 @@ export class SignalingClient {
 
   async enter() {
     // Take a place in the room (a peer id's first request does) and read the offer waiting
-    // there: one round trip. Null when there is none: we are the first.
+    // there: one round trip. Null when there is none: we are the first. A place we still
+    // hold (our token) is kept; one the server dropped meanwhile is taken again.
+    if (this.token) {
+      try {
+        return await this.readOffer();
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === "not_a_member")) throw err;
+      }
+    }
     this.token = null;
     return this.readOffer();
   }
@@ -120,10 +139,21 @@ export class SignalingClient {
     return this.request("POST", "/signal", { body: { type: "answer", payload: description } });
   }
 
+  postDescription(description) {
+    // An offer or answer in a live call (renegotiation, an ICE restart): for the other
+    // member only, through its push channel.
+    return this.request("POST", "/signal", { body: { type: "description", payload: description } });
+  }
+
   postCandidate(role, candidate) {
-    // A candidate we gathered, as the initiator or the receiver.
+    return this.postCandidates(role, [candidate]);
+  }
+
+  postCandidates(role, candidates) {
+    // Candidates we gathered, as the initiator or the receiver: one request for 1-50.
     const type = role === "initiator" ? "candidate_initiator" : "candidate_receiver";
-    return this.request("POST", "/signal", { body: { type, payload: candidate } });
+    const body = candidates.length === 1 ? { payload: candidates[0] } : { payloads: candidates };
+    return this.request("POST", "/signal", { body: { type, ...body } });
   }
 
   deleteOffer() {
@@ -132,14 +162,22 @@ export class SignalingClient {
   }
 
   listen(onEvents, onError = () => {}) {
-    // Run the push channel until stop() or leave(): onEvents({peers, answer, candidates})
-    // for each answer of the server, each candidate once; onError(err) for a refusal, which
-    // ends it. Each request acknowledges (with its cursor) what the previous one brought.
+    // Run the push channel until stop() or leave(): onEvents({peers, answer, descriptions,
+    // candidates}) for each answer of the server, each signal once; onError(err) for a
+    // refusal, which ends it. Each request acknowledges (with its cursor) what the previous
+    // one brought. A server that forgot our place (it restarted, or was down longer than its
+    // peer timeout) is entered again, with the same peer id: the call goes on.
     this.stop();
     const controller = new AbortController();
     this.listening = controller;
     const state = { cursor: null, peers: null, seen: new Set() };
+    const unseen = (items) =>
+      (items || []).filter((item) => {
+        const key = JSON.stringify(item.key);
+        return !state.seen.has(key) && state.seen.add(key);
+      });
     const run = async () => {
+      let failures = 0;
       while (!controller.signal.aborted) {
         const askedAt = Date.now();
         let events;
@@ -148,26 +186,32 @@ export class SignalingClient {
             query: eventsQuery(state),
             signal: controller.signal,
           });
+          failures = 0;
         } catch (err) {
           if (controller.signal.aborted) return;
+          if (err instanceof ApiError && err.code === "not_a_member" && this.token) {
+            // Our place is gone, not taken: the next request (no token) enters again.
+            this.token = null;
+            state.cursor = null;
+            continue;
+          }
           if (!(err instanceof ApiError) || !err.retriable) {
             this.stop();
             onError(err);
             return;
           }
-          await sleep(RETRY_MS);
+          await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]);
           continue;
         }
         if (controller.signal.aborted) return;
-        const fresh = events.candidates.filter((item) => {
-          const key = JSON.stringify(item.key);
-          return !state.seen.has(key) && state.seen.add(key);
-        });
-        const news = events.answer || fresh.length || events.peers !== state.peers;
+        const descriptions = unseen(events.descriptions);
+        const candidates = unseen(events.candidates);
+        const news =
+          events.answer || descriptions.length || candidates.length || events.peers !== state.peers;
         state.cursor = events.cursor;
         state.peers = events.peers;
-        onEvents({ peers: events.peers, answer: events.answer, candidates: fresh });
-        if (!news && Date.now() - askedAt < UNHELD_MS) await sleep(RETRY_MS);
+        onEvents({ peers: events.peers, answer: events.answer, descriptions, candidates });
+        if (!news && Date.now() - askedAt < UNHELD_MS) await sleep(RETRY_MS[0]);
       }
     };
     run();

@@ -299,32 +299,71 @@ def test_third_person_is_told_the_room_is_full(live_server, people):
     bob.expect_remote_video_playing()
 
 
-def test_reloaded_or_closed_tab_frees_its_place_at_once(live_server, people):
-    """A tab reloaded or closed mid-call (no Hang Up) leaves at once: the other side sees it,
-    and the next call connects long before the server's 10 s peer timeout."""
+STATES_SEEN = """
+() => {
+  // Every state the status line shows from now on, in order.
+  window.__states = [];
+  const status = document.getElementById("status");
+  new MutationObserver(() => window.__states.push(status.dataset.state)).observe(status, {
+    attributes: true,
+    attributeFilter: ["data-state"],
+  });
+}
+"""
+
+
+def test_a_reload_mid_call_comes_back_to_the_same_call(live_server, people):
+    """A tab reloaded mid-call (no Hang Up) is back in the same call without a click; the one
+    who stayed keeps camera and chat and never hears that the other person left."""
     url = room_url(live_server, "reload")
     alice = people(url)
     bob = people(url)
     connect(alice, bob)
+    alice.send("before the reload")
+    bob.expect_chat("before the reload")
+    bob.page.evaluate(STATES_SEEN)
 
+    reloaded = time.monotonic()
     alice.page.reload()
-    expect(alice.status).to_have_attribute("data-state", "idle")
-    bob.expect_state("left", timeout=2000)
-    started = time.monotonic()
-    connect(alice, bob)
-    assert time.monotonic() - started < 5
+    alice.expect_state("connected")
+    bob.expect_state("connected")
+    assert time.monotonic() - reloaded < 5
+    assert "left" not in bob.page.evaluate("window.__states")
+    assert bob.chat_texts() == ["before the reload"]
+    assert bob.page.evaluate("videoChat.call.localStream.getVideoTracks()[0].readyState") == "live"
+    alice.send("after the reload")
+    bob.expect_chat("after the reload")
+    bob.send("welcome back")
+    alice.expect_chat("welcome back")
+    alice.expect_remote_video_playing()
+    bob.expect_remote_video_playing()
+    assert room_state(live_server, "reload")["peers"] == 2
 
+
+def test_a_closed_tab_leaves_the_other_waiting_in_the_room(short_timeout_server, people):
+    """A tab closed mid-call may have been a reload, so nothing ends at once: its place goes
+    with the server's peer timeout, and the one who stayed waits in the room, where the next
+    person connects with them without a click."""
+    url = room_url(short_timeout_server, "closed")
+    alice = people(url)
+    bob = people(url)
+    connect(alice, bob)
+
+    closed = time.monotonic()
     alice.page.close()
-    bob.expect_state("left", timeout=2000)
+    bob.expect_state("waiting", timeout=15_000)
+    expect(bob.status).to_contain_text("left")
     carol = people(url)
-    started = time.monotonic()
-    connect(bob, carol)
-    assert time.monotonic() - started < 5
+    carol.start()
+    carol.expect_state("connected")
+    bob.expect_state("connected")
+    bob.expect_remote_video_playing()
+    assert time.monotonic() - closed < 15
 
 
 def test_crashed_tab_is_dropped_and_the_next_call_connects(short_timeout_server, people):
     """A tab that dies mid-call (no pagehide at all) is dropped by the server's peer timeout;
-    the person who stayed sees that the peer left, and a new call connects within 15 s."""
+    the person who stayed waits in the room, and a new call connects within 15 s."""
     url = room_url(short_timeout_server, "crash")
     alice = people(url)
     bob = people(url)
@@ -332,9 +371,11 @@ def test_crashed_tab_is_dropped_and_the_next_call_connects(short_timeout_server,
 
     crashed = time.monotonic()
     alice.crash()
-    bob.expect_state("left", timeout=15_000)
+    bob.expect_state("waiting", timeout=15_000)
     alice_again = people(url)
-    connect(alice_again, bob)
+    alice_again.start()
+    alice_again.expect_state("connected")
+    bob.expect_state("connected")
     alice_again.expect_remote_video_playing()
     assert time.monotonic() - crashed < 15
 

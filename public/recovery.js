@@ -1,0 +1,57 @@
+// What a call does when its connection drops, and when: the reconnect policy as a table of
+// named values with the reason for each, and one pure function that picks the next step.
+// call.js runs it; docs/protocol.md ("What a call survives") says the same in words.
+
+export const RECONNECT = Object.freeze({
+  // ICE's "disconnected" often heals by itself within a second (a burst of lost packets, a
+  // Wi-Fi roam): an ICE restart only once it has lasted this long. "failed" restarts at once.
+  disconnectedGraceMs: 2000,
+  // Between ICE restarts while the path stays down, growing to a cap. The cap bounds how long
+  // the call stays down after the network (or a TURN server) comes back: a restart within it,
+  // then about a second of gathering and checks.
+  restartBackoffMs: [1000, 2000, 2500],
+  // An in-call offer the partner leaves unanswered this long means it cannot restart ICE on
+  // its connection (a client that speaks only the seed's messages, an aiortc peer, a page
+  // that is gone): both sides build a fresh connection in the room instead.
+  answerWaitMs: 5000,
+  // A fresh connection that has not connected in this long is built again.
+  freshWaitMs: 10000,
+  // While the partner still holds a place but nothing brings the call back: it ends after
+  // this long, saying so, and the person can join again.
+  giveUpMs: 60000,
+});
+
+// The steps, as nextStep returns them:
+//   "restart"  an ICE restart on the same connection (same streams, same chat channel)
+//   "fresh"    a new connection in the same room, by the seed's flow, with no click
+//   "wait"     nothing to do yet: look again after `delay`
+//   "rejoin"   the partner's place is gone (they closed the tab): wait in the room for them
+//   "give-up"  end the call, saying it could not be restored
+export function nextStep({
+  now,
+  since, // when the connection was lost
+  partnerPlaced, // the partner still holds a place in the room (false: it is gone)
+  canRestart, // the partner answers in-call offers, and its connection is still there
+  offeredAt, // when the last in-call offer went out or came in (null: none since the loss)
+  answered, // that offer was answered
+  freshAt, // when the fresh connection now running was started (null: none)
+  restarts, // ICE restarts made since the loss
+}) {
+  if (now - since >= RECONNECT.giveUpMs) return { step: "give-up" };
+  if (!partnerPlaced) return { step: "rejoin" };
+  if (freshAt !== null) {
+    const left = freshAt + RECONNECT.freshWaitMs - now;
+    return left > 0 ? { step: "wait", delay: left } : { step: "fresh" };
+  }
+  if (!canRestart) return { step: "fresh" };
+  const backoff = RECONNECT.restartBackoffMs;
+  const pause = backoff[Math.min(restarts, backoff.length - 1)];
+  if (offeredAt !== null && !answered) {
+    const left = offeredAt + RECONNECT.answerWaitMs - now;
+    return left > 0 ? { step: "wait", delay: Math.min(left, pause) } : { step: "fresh" };
+  }
+  if (offeredAt !== null && now - offeredAt < pause) {
+    return { step: "wait", delay: offeredAt + pause - now };
+  }
+  return { step: "restart" };
+}
