@@ -82,10 +82,11 @@
   };
 
   // The ICE credentials the call uses now (an ICE restart changes them on both sides): the
-  // selected candidate pair, and the local and remote usernameFragment as the stats give them
-  // (Chromium: the transport's iceLocalUsernameFragment, the pair's candidates'), and as the
-  // current descriptions carry them (a=ice-ufrag: every browser has these). Null outside a
-  // call.
+  // selected candidate pair, the usernameFragment of its local and remote candidates as the
+  // stats give them (Chromium; a restart's new pair is selected only once its checks
+  // succeed), the transport's iceLocalUsernameFragment (Chromium: new as soon as a restart's
+  // offer is set, answered or not), and the ufrags the current descriptions carry
+  // (a=ice-ufrag: every browser has these). Null outside a call.
   probe.ice = async () => {
     const call = window.videoChat && window.videoChat.call;
     const pc = call && call.pc;
@@ -112,11 +113,9 @@
     return {
       pair: pair ? pair.id : null,
       pairState: pair ? pair.state : null,
-      statsLocalUfrag:
-        (transport && transport.iceLocalUsernameFragment) ||
-        (local && local.usernameFragment) ||
-        null,
+      statsLocalUfrag: (local && local.usernameFragment) || null,
       statsRemoteUfrag: (remote && remote.usernameFragment) || null,
+      transportUfrag: (transport && transport.iceLocalUsernameFragment) || null,
       localUfrag: sdpUfrag(pc.currentLocalDescription),
       remoteUfrag: sdpUfrag(pc.currentRemoteDescription),
       connectionState: pc.connectionState,

@@ -66,9 +66,10 @@ def link(person: Person) -> dict | None:
         return None
 
 
-def connected_to_each_other(a: Person, b: Person) -> bool:
+def connected_to_each_other(a: Person, b: Person, selected_pair: bool = True) -> bool:
     """Both pages connected, on connected connections with open channels, each using the
-    other's current ICE credentials."""
+    other's current ICE credentials (also on the selected candidate pair, unless
+    ``selected_pair`` is false)."""
     links = [link(a), link(b)]
     if not all(links):
         return False
@@ -81,21 +82,43 @@ def connected_to_each_other(a: Person, b: Person) -> bool:
             return False
         if mine["signaling"] != "stable" or not mine["connected"]:
             return False
-        if mine["ice"]["remoteUfrag"] != theirs["ice"]["localUfrag"]:
+        if not uses_current_credentials(mine["ice"], theirs["ice"], selected_pair):
             return False
     return True
 
 
-def local_ufrags(*persons: Person) -> list[str | None]:
-    """Each one's local ICE username fragment in use, as the stats give it."""
-    return [(person.ice() or {}).get("statsLocalUfrag") for person in persons]
+def uses_current_credentials(mine: dict, theirs: dict, selected_pair: bool = True) -> bool:
+    """One side's ICE (probes.js, ice()) talks to the other with both sides' current
+    credentials: in the descriptions, and (where the stats tell, unless ``selected_pair`` is
+    false) on the selected candidate pair."""
+    if mine["remoteUfrag"] != theirs["localUfrag"]:
+        return False
+    if not selected_pair or mine["statsLocalUfrag"] is None:  # no candidate stats: Firefox
+        return True
+    return (
+        mine["pairState"] == "succeeded"
+        and mine["statsLocalUfrag"] == mine["localUfrag"]
+        and mine["statsRemoteUfrag"] == theirs["localUfrag"]
+    )
 
 
-def restarted(a: Person, b: Person, before: list[str | None]) -> bool:
-    """Both use new local ICE credentials, and are connected to each other with them."""
-    now = local_ufrags(a, b)
+def local_ufrags(*persons: Person, selected_pair: bool = True) -> list[str | None]:
+    """Each one's local ICE username fragment: on the selected candidate pair (the stats), or
+    in the current local description."""
+    key = "statsLocalUfrag" if selected_pair else "localUfrag"
+    return [(person.ice() or {}).get(key) for person in persons]
+
+
+def restarted(a: Person, b: Person, before: list[str | None], selected_pair: bool = True) -> bool:
+    """Both use new local ICE credentials, and are connected to each other with them (on the
+    selected pair too, unless ``selected_pair`` is false)."""
+    now = local_ufrags(a, b, selected_pair=selected_pair)
     changed = all(new and new != old for new, old in zip(now, before, strict=True))
-    return changed and connected_to_each_other(a, b) and local_ufrags(a, b) == now
+    return (
+        changed
+        and connected_to_each_other(a, b, selected_pair)
+        and local_ufrags(a, b, selected_pair=selected_pair) == now
+    )
 
 
 def wait_connected(a: Person, b: Person, timeout: float, what: str) -> float:

@@ -296,6 +296,18 @@ class Person {
   }
 }
 
+function usesCurrent(mine, theirs) {
+  // One side talks to the other with both sides' current ICE credentials: in the
+  // descriptions, and (where the stats tell: Chromium) on the selected candidate pair.
+  if (!mine || !theirs || mine.remoteUfrag !== theirs.localUfrag) return false;
+  if (!mine.statsLocalUfrag) return true;
+  return (
+    mine.pairState === "succeeded" &&
+    mine.statsLocalUfrag === mine.localUfrag &&
+    mine.statsRemoteUfrag === theirs.localUfrag
+  );
+}
+
 function localUfrag(ice) {
   // The local ICE username fragment in use: from the stats where the browser gives it
   // (Chromium), else from the current local description (Firefox).
@@ -316,11 +328,7 @@ async function restartIce(by, other) {
     const renewed = people.every(
       (_, i) => localUfrag(after[i]) && localUfrag(after[i]) !== localUfrag(before[i]),
     );
-    const matched =
-      after[0] &&
-      after[1] &&
-      after[0].remoteUfrag === after[1].localUfrag &&
-      after[1].remoteUfrag === after[0].localUfrag;
+    const matched = usesCurrent(after[0], after[1]) && usesCurrent(after[1], after[0]);
     if (renewed && matched && up.every(Boolean)) break;
     if (Date.now() - startedAt > RESTART_TIMEOUT_MS) {
       return by.fail(
