@@ -89,17 +89,15 @@ def connected_to_each_other(a: Person, b: Person, selected_pair: bool = True) ->
 
 def uses_current_credentials(mine: dict, theirs: dict, selected_pair: bool = True) -> bool:
     """One side's ICE (probes.js, ice()) talks to the other with both sides' current
-    credentials: in the descriptions, and (where the stats tell, unless ``selected_pair`` is
-    false) on the selected candidate pair."""
+    credentials in the descriptions, and (where the stats tell, unless ``selected_pair`` is
+    false) its selected candidate pair's local candidate is of its current credentials. Not
+    the remote candidate's: a browser that keeps its ports across a restart (Firefox) leaves
+    the other one's stats with the same remote candidate, its old ufrag and all."""
     if mine["remoteUfrag"] != theirs["localUfrag"]:
         return False
     if not selected_pair or mine["statsLocalUfrag"] is None:  # no candidate stats: Firefox
         return True
-    return (
-        mine["pairState"] == "succeeded"
-        and mine["statsLocalUfrag"] == mine["localUfrag"]
-        and mine["statsRemoteUfrag"] == theirs["localUfrag"]
-    )
+    return mine["pairState"] == "succeeded" and mine["statsLocalUfrag"] == mine["localUfrag"]
 
 
 def local_ufrags(*persons: Person, selected_pair: bool = True) -> list[str | None]:

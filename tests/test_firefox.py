@@ -54,7 +54,13 @@ def missing_tools() -> list[str]:
 
 
 def run_call(
-    server: LiveServer, room: str, first: str, second: str, *options: str, calls: int = CALLS
+    server: LiveServer,
+    room: str,
+    first: str,
+    second: str,
+    *options: str,
+    calls: int = CALLS,
+    timeout: float = SCRIPT_TIMEOUT_S,
 ) -> dict:
     """Run call.mjs: ``first`` starts each call, ``second`` answers; the JSON it printed.
     ``options`` go to the script as they are (say, ``--restarts 2``).
@@ -79,11 +85,11 @@ def run_call(
         env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
     )
     try:
-        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_S)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"call.mjs ran over {SCRIPT_TIMEOUT_S} s\n{stdout}\n{stderr[-3000:]}")
+        pytest.fail(f"call.mjs ran over {timeout} s\n{stdout}\n{stderr[-3000:]}")
     lines = stdout.strip().splitlines()
     assert lines, f"call.mjs printed nothing (exit {process.returncode})\n{stderr[-3000:]}"
     result = json.loads(lines[-1])

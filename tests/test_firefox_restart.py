@@ -19,6 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("tools")]
 ROUNDS = 2
 # A restart on loopback settles in well under a second; this only catches one gone wrong.
 RESTART_LIMIT_MS = 10_000
+# Launching both browsers (Firefox alone takes 10-30 s on a busy machine), one call and its
+# restarts, each waited for up to 15 s when one goes wrong.
+SCRIPT_TIMEOUT_S = 300
 
 
 def ufrag(ice: dict) -> str:
@@ -35,7 +38,13 @@ def test_ice_restarts_between_firefox_and_chromium(live_server, first, second):
     """Each browser restarts ICE in turn, ROUNDS times: each time both are connected again
     with new credentials on both sides, and chat goes on."""
     result = run_call(
-        live_server, f"restart-{first}-{second}", first, second, "--restarts", str(ROUNDS), calls=1
+        live_server,
+        f"restart-{first}-{second}",
+        first,
+        second,
+        *("--restarts", str(ROUNDS)),
+        calls=1,
+        timeout=SCRIPT_TIMEOUT_S,
     )
     [call] = result["calls"]
     restarts = call["restarts"]

@@ -90,6 +90,13 @@ class Person {
     this.errors = [];
     this.csp = null; // the Content-Security-Policy the page was served with
     page.on("pageerror", (error) => this.errors.push(String(error.message || error)));
+    // The page's own warnings (a description it could not apply...), to explain a failure.
+    this.warnings = [];
+    page.on("console", (message) => {
+      if (["warn", "warning", "error"].includes(message.type())) {
+        this.warnings.push(message.text());
+      }
+    });
   }
 
   static async open(browser, name, kind, url) {
@@ -297,15 +304,13 @@ class Person {
 }
 
 function usesCurrent(mine, theirs) {
-  // One side talks to the other with both sides' current ICE credentials: in the
-  // descriptions, and (where the stats tell: Chromium) on the selected candidate pair.
+  // One side talks to the other with both sides' current ICE credentials in the
+  // descriptions, and (where the stats tell: Chromium) its selected pair's local candidate is
+  // of its current ones. Not the remote candidate's: Firefox keeps its ports across a
+  // restart, so Chromium's stats keep the same remote candidate, old ufrag and all.
   if (!mine || !theirs || mine.remoteUfrag !== theirs.localUfrag) return false;
   if (!mine.statsLocalUfrag) return true;
-  return (
-    mine.pairState === "succeeded" &&
-    mine.statsLocalUfrag === mine.localUfrag &&
-    mine.statsRemoteUfrag === theirs.localUfrag
-  );
+  return mine.pairState === "succeeded" && mine.statsLocalUfrag === mine.localUfrag;
 }
 
 function localUfrag(ice) {
@@ -463,6 +468,7 @@ async function main() {
         kind: person.kind,
         csp: person.csp,
         errors: person.errors,
+        warnings: person.warnings,
         csp_violations: await person.probe(),
       };
     }
