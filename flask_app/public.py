@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, abort, redirect, send_from_directory
 
 
 def public_dir() -> Path:
@@ -21,6 +21,13 @@ PUBLIC = public_dir()
 def index():
     """The page."""
     return send_from_directory(PUBLIC, "index.html")
+
+
+@bp.get("/favicon.ico")
+def favicon_ico():
+    """The icon, for browsers and tools that ask for /favicon.ico on their own (a page
+    without a <link rel="icon">): a redirect to the SVG, rather than a 404 in the console."""
+    return redirect("favicon.svg", code=302)  # relative: right under a path prefix too
 
 
 @bp.get("/<path:name>")

@@ -14,19 +14,20 @@
 // create-if-absent, so two people starting at once still end up with one initiator. After
 // that, negotiation.js carries offers in the live call, and recovery.js decides how a lost
 // connection comes back: an ICE restart, or a fresh connection in the same room.
+import { BYE, chatData, readData } from "./envelopes.js";
 import { Negotiator } from "./negotiation.js";
-import { nextStep, RECONNECT } from "./recovery.js";
-import { ApiError, sleep } from "./signaling.js";
+import { Outbox } from "./outbox.js";
+import { RECONNECT, Recovery } from "./recovery.js";
+import { ApiError } from "./signaling.js";
+import { closeConnection, sendTrack, stopSending, stopTracks } from "./tracks.js";
+
+export { stopTracks };
 
 // An offer read this recently is still taken as the room's; after a longer camera prompt,
 // the room is read again.
 const OFFER_FRESH_MS = 1000;
-// A request that failed for a passing reason (a restarting server, a rate limit) is sent
-// again after these pauses, the last repeating.
-const RETRY_MS = [1000, 2000, 4000, 5000];
 // How long an answer to a client without a place in the room may take to connect.
 const UNPLACED_ANSWER_MS = 15000;
-const MAX_BATCH = 50; // candidates in one request
 
 export class Call extends EventTarget {
   constructor(signaling, { getMedia = async () => null, PeerConnection } = {}) {
@@ -42,7 +43,7 @@ export class Call extends EventTarget {
     this.connected = false;
     this.everConnected = false;
     this.ended = false;
-    this.lost = null; // while the connection is being brought back: what recovery.js reads
+    this.recovery = new Recovery(this.recoveryActions());
     // Settles once our place in the room is given back (a new call waits for it).
     this.left = Promise.resolve();
     this.pendingCandidates = []; // the other side's, come before their description
@@ -62,10 +63,14 @@ export class Call extends EventTarget {
     iceAsked.catch(() => {}); // its failure is reported below, unless entering failed first
     let offer;
     try {
-      offer = await this.signaling.enter();
+      const joined = await this.signaling.join();
+      offer = joined.offer;
       const readAt = Date.now();
       if (this.ended) return;
-      this.listen();
+      this.onEvents(joined); // the candidates sent so far wait for the offer to be applied
+      // The push channel starts once our offer or answer is out, so that request has the
+      // open connection to itself; a long camera prompt starts it sooner, to keep our place.
+      setTimeout(() => this.ensureListening(), OFFER_FRESH_MS);
       this.status("connecting", "Starting: asking for camera and microphone…");
       const stream = await this.getMedia();
       if (this.ended) {
@@ -84,7 +89,8 @@ export class Call extends EventTarget {
     await this.negotiate(offer);
   }
 
-  listen() {
+  ensureListening() {
+    if (this.ended || this.signaling.listening) return;
     this.signaling.listen(
       (events) => this.onEvents(events),
       (err) => this.fail(err),
@@ -110,7 +116,15 @@ export class Call extends EventTarget {
         if (!(err instanceof ApiError && err.code === "offer_exists")) throw err;
       }
     } catch (err) {
-      if (this.isCurrent(pc)) this.fail(err);
+      if (!this.isCurrent(pc)) return;
+      // A fresh connection for a lost call, and the server out of reach (the network still
+      // down, the server restarting): not the end, recovery.js builds it again later.
+      const passing = err instanceof ApiError && (err.retriable || err.code === "not_a_member");
+      if (this.recovery.active && passing) {
+        console.warn("could not start a fresh connection yet:", err.message);
+        return;
+      }
+      this.fail(err);
       return;
     }
     // Someone else's offer got there first: answer it on a fresh connection.
@@ -127,9 +141,10 @@ export class Call extends EventTarget {
     this.role = null;
     this.described = false; // the other person's description is applied
     this.answered = false;
-    this.outgoing = []; // our candidates, held while a description of ours is on its way
-    this.canSendCandidates = false;
-    this.sendingCandidates = false;
+    this.outbox = new Outbox(this.signaling, {
+      role: () => this.role,
+      stillOurs: () => this.isCurrent(pc),
+    });
     this.remoteStream = null;
     this.negotiator = new Negotiator(pc, {
       polite: false, // decided with the role: the receiver is polite
@@ -143,7 +158,7 @@ export class Call extends EventTarget {
       for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     }
     pc.addEventListener("icecandidate", (event) => {
-      if (this.isCurrent(pc) && event.candidate) this.sendCandidate(pc, event.candidate.toJSON());
+      if (this.isCurrent(pc) && event.candidate) this.outbox.candidate(event.candidate.toJSON());
     });
     pc.addEventListener("track", (event) => {
       if (!this.isCurrent(pc)) return;
@@ -174,9 +189,10 @@ export class Call extends EventTarget {
     this.ourOffers.add(this.offerPayload.sdp);
     await this.signaling.postOffer(this.offerPayload);
     if (!this.isCurrent(pc)) return;
-    this.releaseCandidates(pc);
+    this.ensureListening();
+    this.outbox.release();
     // Waiting already (starting over said why): the reason stays on screen.
-    if (!this.lost && this.state !== "waiting") this.status("waiting");
+    if (!this.recovery.active && this.state !== "waiting") this.status("waiting");
   }
 
   async answerOffer(pc, offer) {
@@ -184,18 +200,17 @@ export class Call extends EventTarget {
     // pendingCandidates until the offer is applied.
     this.role = "receiver";
     this.negotiator.polite = true;
-    if (!this.lost) this.status("connecting");
+    if (!this.recovery.active) this.status("connecting");
     await pc.setRemoteDescription(offer);
     if (!this.isCurrent(pc)) return;
     await this.isDescribed(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     if (!this.isCurrent(pc)) return;
+    // The answer takes the answered offer along on the server (the seed's DELETE of it).
     await this.signaling.postAnswer(pc.localDescription.toJSON());
     if (!this.isCurrent(pc)) return;
-    this.releaseCandidates(pc);
-    this.signaling.deleteOffer().catch((err) => {
-      if (this.isCurrent(pc)) console.warn("could not clear the answered offer:", err.message);
-    });
+    this.ensureListening();
+    this.outbox.release();
     if (!this.partnerPresent) {
       // The offer came from a client without a place in the room, so no count tells whether
       // it is still there: if the call does not connect, it was not (the offer is gone now).
@@ -210,7 +225,7 @@ export class Call extends EventTarget {
 
   async acceptAnswer(pc, answer) {
     this.answered = true;
-    if (!this.lost) this.status("connecting");
+    if (!this.recovery.active) this.status("connecting");
     await pc.setRemoteDescription(answer);
     if (this.isCurrent(pc)) await this.isDescribed(pc);
   }
@@ -221,60 +236,10 @@ export class Call extends EventTarget {
     await this.applyCandidates(pc, this.pendingCandidates.splice(0));
   }
 
-  // -- what we send: descriptions first, then the candidates gathered after them ----------
-
-  async sendDescription(pc, description) {
-    // An in-call offer or answer. Candidates gathered after it wait until it is stored, so
-    // the other side never gets a candidate of new ICE credentials before their description.
-    this.canSendCandidates = false;
-    if (description.type === "offer" && this.lost) this.lost.offeredAt = Date.now();
-    try {
-      await this.deliver(pc, () => this.signaling.postDescription(description));
-    } finally {
-      this.releaseCandidates(pc);
-    }
-  }
-
-  releaseCandidates(pc) {
-    this.canSendCandidates = true;
-    this.flushCandidates(pc);
-  }
-
-  sendCandidate(pc, candidate) {
-    this.outgoing.push(candidate);
-    this.flushCandidates(pc);
-  }
-
-  async flushCandidates(pc) {
-    // One candidate request at a time; whatever trickles in while it is out goes in the next
-    // one, together. The first goes at once: no timer adds latency.
-    if (!this.isCurrent(pc) || !this.canSendCandidates || this.sendingCandidates) return;
-    if (this.outgoing.length === 0) return;
-    this.sendingCandidates = true;
-    const batch = this.outgoing.splice(0, MAX_BATCH);
-    try {
-      await this.deliver(pc, () => this.signaling.postCandidates(this.role, batch));
-    } catch (err) {
-      if (this.isCurrent(pc)) console.warn("could not send candidates:", err.message);
-    } finally {
-      this.sendingCandidates = false;
-    }
-    this.flushCandidates(pc);
-  }
-
-  async deliver(pc, send) {
-    // Send, and again after a pause while the failure may pass (the server restarting, a
-    // rate limit, our place being taken again by the push channel) and `pc` is still ours.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await send();
-      } catch (err) {
-        const passing = err instanceof ApiError && (err.retriable || err.code === "not_a_member");
-        if (!passing || !this.isCurrent(pc)) throw err;
-      }
-      await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
-      if (!this.isCurrent(pc)) return undefined;
-    }
+  sendDescription(pc, description) {
+    // An in-call offer or answer of negotiation.js, through the connection's outbox.
+    if (description.type === "offer") this.recovery.offered();
+    return this.outbox.description(() => this.signaling.postDescription(description));
   }
 
   async applyCandidates(pc, payloads) {
@@ -302,8 +267,8 @@ export class Call extends EventTarget {
       .then(() => this.apply(pc, events))
       .catch((err) => console.warn("could not apply what the server sent:", err.message));
     const partnerGone = events.peers < 2 && pc && this.partnerPresent;
-    if (partnerGone && this.lost) {
-      this.recover();
+    if (partnerGone && this.recovery.active) {
+      this.recovery.step();
     } else if (partnerGone && this.described && !this.everConnected) {
       this.renegotiate(pc, "The other person went away before the call connected. Waiting again…");
     } else if (pc && this.role === "initiator" && !this.answered && !events.answer) {
@@ -331,6 +296,7 @@ export class Call extends EventTarget {
       }
     }
     for (const { payload } of descriptions) {
+      if (payload.type === "offer") this.recovery.offered();
       try {
         await this.negotiator.receive(payload);
       } catch (err) {
@@ -364,7 +330,7 @@ export class Call extends EventTarget {
     // same camera, as whoever comes first. The chat so far stays on screen.
     if (!this.isCurrent(pc)) return;
     this.pc = null;
-    this.lost = null;
+    this.recovery.stop();
     this.connected = false;
     closeConnection(pc, this.dc);
     this.pendingCandidates = [];
@@ -374,9 +340,10 @@ export class Call extends EventTarget {
     try {
       await this.signaling.leave();
       if (this.ended) return;
-      offer = await this.signaling.enter();
+      const joined = await this.signaling.join();
       if (this.ended) return;
-      this.listen();
+      offer = joined.offer;
+      this.onEvents(joined);
     } catch (err) {
       this.fail(err);
       return;
@@ -391,51 +358,31 @@ export class Call extends EventTarget {
     // "online", "answer"): bring it back without a click, while they hold a place.
     if (!this.isCurrent(pc) || !this.everConnected) return;
     if (reason === "channel") this.channelGone = true;
-    if (!this.lost) {
-      this.connected = false;
-      this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
-      this.status("reconnecting", null);
-    }
-    this.recover();
+    this.connected = false;
+    if (this.recovery.begin()) this.status("reconnecting");
+    this.recovery.step(); // at once, or sooner than planned
   }
 
-  recover() {
-    // One step of recovery.js's policy, then the next one is scheduled.
-    clearTimeout(this.recoveryTimer);
-    const lost = this.lost;
-    if (this.ended || !lost) return;
-    const pc = this.pc;
-    const { step, delay } = nextStep({
-      now: Date.now(),
-      ...lost,
-      partnerPlaced: !this.partnerPresent || this.peers >= 2,
-      canRestart: Boolean(pc) && !this.anonymousPartner && !this.channelGone,
-      answered: !pc || !this.negotiator.waitingForAnswer,
-    });
-    if (step === "give-up") {
-      this.end("lost", new Error("the connection could not be restored"));
-      return;
-    }
-    if (step === "rejoin") {
-      this.renegotiate(pc, "The other person left the call. Waiting for them to come back…");
-      return;
-    }
-    if (step === "restart") {
-      lost.restarts += 1;
-      lost.offeredAt = Date.now();
-      this.negotiator.restartIce();
-    } else if (step === "fresh") {
-      this.rebuild();
-    }
-    const next = step === "wait" ? delay : RECONNECT.restartBackoffMs[0];
-    this.recoveryTimer = setTimeout(() => this.recover(), next);
+  recoveryActions() {
+    // What recovery.js reads of this call, and the steps it takes.
+    return {
+      read: () => ({
+        partnerPlaced: !this.partnerPresent || this.peers >= 2,
+        canRestart: Boolean(this.pc) && !this.anonymousPartner && !this.channelGone,
+        answered: !this.pc || !this.negotiator.waitingForAnswer,
+      }),
+      restart: () => this.negotiator.restartIce(),
+      fresh: () => this.rebuild(),
+      rejoin: () =>
+        this.renegotiate(this.pc, "The other person left the call. Waiting for them to come back…"),
+      giveUp: () => this.end("lost", new Error("the connection could not be restored")),
+    };
   }
 
   async rebuild() {
     // A fresh connection in the same room, keeping our place, camera and chat: the seed's
     // flow again (whoever reads no offer posts one, the other answers it).
     const pc = this.pc;
-    this.lost.freshAt = Date.now();
     this.channelGone = false;
     this.pc = null;
     closeConnection(pc, this.dc);
@@ -478,26 +425,17 @@ export class Call extends EventTarget {
   }
 
   receive(data) {
-    // Our messages are JSON envelopes; anything else (plain text from another client) is
-    // shown as it came.
-    let message = null;
-    try {
-      message = JSON.parse(data);
-    } catch (err) {
-      message = null;
-    }
-    const type = message && typeof message === "object" ? message.type : null;
-    if (type === "bye") this.end("left");
-    else if (type === "chat" && typeof message.text === "string") this.emit("chat", message);
-    else if (typeof type === "string" && type !== "chat") this.emit("message", { message });
-    else this.emit("chat", { text: String(data) });
+    const received = readData(data);
+    if (received.type === "bye") this.end("left");
+    else if (received.type === "chat") this.emit("chat", { text: received.text });
+    else this.emit("message", { message: received.message });
   }
 
   send(text) {
     // A chat message; false when the channel is not open. A client without a peer id gets
     // it as plain text, as it sends its own.
     if (!this.dc || this.dc.readyState !== "open") return false;
-    this.dc.send(this.anonymousPartner ? text : JSON.stringify({ type: "chat", text }));
+    this.dc.send(chatData(text, this.anonymousPartner));
     return true;
   }
 
@@ -533,8 +471,7 @@ export class Call extends EventTarget {
     if (!this.connected) this.anonymousPartner = !this.partnerPresent;
     this.connected = true;
     this.everConnected = true;
-    this.lost = null;
-    clearTimeout(this.recoveryTimer);
+    this.recovery.stop();
     this.status("connected");
   }
 
@@ -557,21 +494,20 @@ export class Call extends EventTarget {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.unplacedTimer);
-    clearTimeout(this.recoveryTimer);
     clearTimeout(this.disconnectedTimer);
+    this.recovery.stop();
     this.signaling.stop();
     if (reason !== "left" && !this.anonymousPartner && this.dc && this.dc.readyState === "open") {
       try {
-        this.dc.send(JSON.stringify({ type: "bye" }));
+        this.dc.send(BYE);
       } catch (err) {
         // The channel closed in between: the other side notices the close instead.
       }
     }
-    if (this.pc) for (const sender of this.pc.getSenders()) if (sender.track) sender.track.stop();
+    if (this.pc) stopSending(this.pc);
     closeConnection(this.pc, this.dc);
     this.pc = null;
     this.connected = false;
-    this.lost = null;
     stopTracks(this.localStream);
     if (reason !== "full") {
       this.left = this.signaling.leave({ hangUp: reason !== "left", keepalive: true }).catch(
@@ -586,9 +522,9 @@ export class Call extends EventTarget {
     // side and our place is kept; the reloaded page resumes it with `signaling.token`.
     if (this.ended) return;
     this.ended = true;
-    for (const timer of [this.unplacedTimer, this.recoveryTimer, this.disconnectedTimer]) {
-      clearTimeout(timer);
-    }
+    clearTimeout(this.unplacedTimer);
+    clearTimeout(this.disconnectedTimer);
+    this.recovery.stop();
     this.signaling.stop();
     closeConnection(this.pc, this.dc);
   }
@@ -596,17 +532,11 @@ export class Call extends EventTarget {
   // -- what we send ----------------------------------------------------------------------
 
   async useTrack(kind, track) {
-    // Send `track` as our "audio" or "video" (null: send nothing of that kind): on the
-    // sender of that kind, with no renegotiation, or, when we send none (no camera when we
-    // joined), added in the live call, which negotiationneeded renegotiates. False when
-    // there is no connection to send it on.
+    // Send `track` as our "audio" or "video" (tracks.js); one added where we sent none of
+    // its kind (no camera when we joined) is negotiated in the live call. False when there
+    // is no connection to send it on.
     const pc = this.pc;
-    if (!pc) return false;
-    const sender = senderOf(pc, kind);
-    if (sender) await sender.replaceTrack(track);
-    else if (track) pc.addTrack(track, this.localStream || new MediaStream([track]));
-    else return false;
-    return this.isCurrent(pc);
+    return Boolean(pc) && (await sendTrack(pc, kind, track, this.localStream)) && this.isCurrent(pc);
   }
 
   replaceVideo(track) {
@@ -621,30 +551,10 @@ export class Call extends EventTarget {
 
   status(state, text = null) {
     this.state = state;
-    this.emit("status", { state, text, since: this.lost ? this.lost.since : null });
+    this.emit("status", { state, text, since: this.recovery.since });
   }
 
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
-}
-
-function senderOf(pc, kind) {
-  // The sender of our `kind` track: the one sending it, or one that sent it before it was
-  // set to nothing (its transceiver still sends).
-  const sending = pc.getSenders().find((s) => s.track && s.track.kind === kind);
-  if (sending || !pc.getTransceivers) return sending;
-  const sent = pc
-    .getTransceivers()
-    .find((t) => t.receiver.track.kind === kind && /send/.test(t.direction) && !t.stopped);
-  return sent ? sent.sender : undefined;
-}
-
-function closeConnection(pc, dc) {
-  if (dc) dc.close();
-  if (pc) pc.close();
-}
-
-export function stopTracks(stream) {
-  if (stream) for (const track of stream.getTracks()) track.stop();
 }

@@ -2,7 +2,14 @@
 // (docs/protocol.md); signaling.js speaks to it, call.js runs the RTCPeerConnection, ui.js
 // draws. This module wires them to the buttons.
 import { Call } from "./call.js";
-import { DEFAULT_ROOM, NAME_PATTERN, randomId, SignalingClient, sleep } from "./signaling.js";
+import {
+  DEFAULT_ROOM,
+  NAME_PATTERN,
+  prefetchRtcConfiguration,
+  randomId,
+  SignalingClient,
+  sleep,
+} from "./signaling.js";
 import {
   appendChat,
   clearChat,
@@ -304,6 +311,8 @@ async function watchRoom() {
   await leaving; // the place of a call that just ended is given back: not someone waiting
   while (mine === roomWatch && !call) {
     if (!document.hidden) {
+      // The ICE servers, ready before the click: the call starts without asking for them.
+      prefetchRtcConfiguration(location.href).catch(() => {});
       const count = await countWaiting(room);
       if (mine !== roomWatch || call) return;
       showWaiting(count);

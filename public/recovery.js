@@ -37,21 +37,84 @@ export function nextStep({
   freshAt, // when the fresh connection now running was started (null: none)
   restarts, // ICE restarts made since the loss
 }) {
-  if (now - since >= RECONNECT.giveUpMs) return { step: "give-up" };
+  const giveUpIn = since + RECONNECT.giveUpMs - now;
+  if (giveUpIn <= 0) return { step: "give-up" };
   if (!partnerPlaced) return { step: "rejoin" };
+  // A wait never runs past the give-up: the call ends on time, not a fresh wait later.
+  const wait = (delay) => ({ step: "wait", delay: Math.min(delay, giveUpIn) });
   if (freshAt !== null) {
     const left = freshAt + RECONNECT.freshWaitMs - now;
-    return left > 0 ? { step: "wait", delay: left } : { step: "fresh" };
+    return left > 0 ? wait(left) : { step: "fresh" };
   }
   if (!canRestart) return { step: "fresh" };
   const backoff = RECONNECT.restartBackoffMs;
   const pause = backoff[Math.min(restarts, backoff.length - 1)];
   if (offeredAt !== null && !answered) {
     const left = offeredAt + RECONNECT.answerWaitMs - now;
-    return left > 0 ? { step: "wait", delay: Math.min(left, pause) } : { step: "fresh" };
+    return left > 0 ? wait(Math.min(left, pause)) : { step: "fresh" };
   }
-  if (offeredAt !== null && now - offeredAt < pause) {
-    return { step: "wait", delay: offeredAt + pause - now };
-  }
+  if (offeredAt !== null && now - offeredAt < pause) return wait(offeredAt + pause - now);
   return { step: "restart" };
+}
+
+// Runs the policy for one call from the moment its connection is lost until it is back (or
+// the call ends): `actions` reads what nextStep needs and takes the steps it picks.
+//   read()    {partnerPlaced, canRestart, answered}
+//   restart() an ICE restart       fresh()  a fresh connection
+//   rejoin()  wait in the room     giveUp() end the call
+export class Recovery {
+  constructor(actions) {
+    this.actions = actions;
+    this.lost = null; // {since, offeredAt, freshAt, restarts} while recovering
+    this.timer = null;
+  }
+
+  get active() {
+    return this.lost !== null;
+  }
+
+  get since() {
+    return this.lost ? this.lost.since : null;
+  }
+
+  begin() {
+    // The connection is lost: true when this starts a recovery (then step()), false when one
+    // runs already.
+    if (this.lost) return false;
+    this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
+    return true;
+  }
+
+  offered() {
+    // An in-call offer went out or came in: an ICE restart is under way.
+    if (this.lost) this.lost.offeredAt = Date.now();
+  }
+
+  step() {
+    clearTimeout(this.timer);
+    const lost = this.lost;
+    if (!lost) return;
+    const { step, delay } = nextStep({ now: Date.now(), ...lost, ...this.actions.read() });
+    if (step === "give-up" || step === "rejoin") {
+      this.stop();
+      if (step === "give-up") this.actions.giveUp();
+      else this.actions.rejoin();
+      return;
+    }
+    if (step === "restart") {
+      lost.restarts += 1;
+      lost.offeredAt = Date.now();
+      this.actions.restart();
+    } else if (step === "fresh") {
+      lost.freshAt = Date.now();
+      this.actions.fresh();
+    }
+    this.timer = setTimeout(() => this.step(), step === "wait" ? delay : RECONNECT.restartBackoffMs[0]);
+  }
+
+  stop() {
+    // Back, or the call ended: nothing more to do.
+    clearTimeout(this.timer);
+    this.lost = null;
+  }
 }

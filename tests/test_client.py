@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+import webrtc_signal.client as client_module
 from harness.network import free_port
-from tests.helpers import room_state
+from tests.helpers import app_process, room_state
 from webrtc_signal import (
     BodyTooLarge,
     Conflict,
@@ -41,6 +42,7 @@ from webrtc_signal.client import (
     new_peer_id,
     parse_events,
     parse_signals,
+    retry_delay,
 )
 
 T = TypeVar("T")
@@ -122,7 +124,11 @@ def test_parse_events():
     }
     assert parse_events(body) == Events(2, ANSWER, [Signal(key, {"a": 1})], "c1")
     quiet = {"cursor": None, "peers": 1, "answer": None, "candidates": []}
-    assert parse_events(quiet) == Events(1)
+    assert parse_events(quiet) == Events(1)  # a server from before in-call descriptions
+    described = ["webrtc_signal", "r", "descriptions", "0" * 32]
+    offer = {"key": described, "payload": OFFER}
+    got = parse_events({**quiet, "descriptions": [offer]})
+    assert got.descriptions == [Signal(described, OFFER)]
     for bad in (
         [],
         {**quiet, "peers": "1"},
@@ -131,6 +137,8 @@ def test_parse_events():
         {**quiet, "cursor": 5},
         {"cursor": None, "peers": 1, "answer": None},
         {**quiet, "candidates": [{"key": key}]},
+        {**quiet, "descriptions": [{"payload": OFFER}]},
+        {**quiet, "descriptions": None},
     ):
         with pytest.raises(SignalError):
             parse_events(bad)
@@ -186,9 +194,160 @@ def test_events_send_back_the_cursor_and_the_last_count():
     ]
 
 
+def test_the_events_channel_backs_off_1_2_4_then_5_seconds():
+    assert [retry_delay(n) for n in range(1, 7)] == [1, 2, 4, 5, 5, 5]
+    assert error_from_response(502, "<html>bad gateway</html>").status == 502
+    assert client_module.is_retryable(error_from_response(502, None))
+    assert client_module.is_retryable(error_from_response(503, {"error": "store_unavailable"}))
+    assert not client_module.is_retryable(error_from_response(409, {"error": "room_full"}))
+    assert not client_module.is_retryable(error_from_response(403, {"error": "not_a_member"}))
+
+
+QUIET = {
+    "cursor": None,
+    "peers": 2,
+    "offer": None,
+    "answer": None,
+    "candidates": [],
+    "descriptions": [],
+}
+
+
+def scripted(answers: list, asked: list) -> httpx.MockTransport:
+    """A server that answers each request with the next of ``answers``: "down" refuses the
+    connection, an int is a bare status, a dict a 200 JSON body, a tuple (status, body,
+    token)."""
+    queue = iter(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append((request.url.path, request.headers.get(TOKEN_HEADER), request.url.params))
+        answer = next(queue)
+        if answer == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if isinstance(answer, int):
+            return httpx.Response(answer, text="<html>proxy error</html>")
+        if isinstance(answer, tuple):
+            status, body, token = answer
+            return httpx.Response(status, json=body, headers={TOKEN_HEADER: token} if token else {})
+        return httpx.Response(200, json=answer)
+
+    return httpx.MockTransport(handler)
+
+
+def test_poll_events_rides_out_network_errors_and_5xx_with_backoff(monkeypatch):
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(client_module.asyncio, "sleep", sleep)
+    store_down = {"error": "store_unavailable", "message": "the store does not answer"}
+    described = {"key": ["webrtc_signal", "r", "descriptions", "1" * 32], "payload": OFFER}
+    answers = [
+        "down",
+        502,
+        (503, store_down, None),
+        500,
+        "down",
+        {**QUIET, "descriptions": [described]},
+    ]
+    answers += ["down", QUIET]
+    asked: list = []
+
+    async def scenario() -> list[Events]:
+        async with httpx.AsyncClient(transport=scripted(answers, asked)) as http:
+            client = SignalingClient("http://signal.test", "r", peer="alice", http=http)
+            return [await client.poll_events(), await client.poll_events()]
+
+    got = run(scenario())
+    assert got[0].descriptions == [Signal(described["key"], OFFER)]
+    assert slept == [1, 2, 4, 5, 5, 1]  # and after a success, quick again
+    assert [path for path, _, _ in asked] == ["/events"] * 8
+
+
+def test_poll_events_enters_again_when_the_server_forgot_our_place():
+    """A 403 not_a_member while we mean to stay: the same peer id enters again and gets a new
+    token; a refusal after hanging up is raised instead."""
+    gone = {"error": "not_a_member", "message": "you are no longer in this room"}
+    answers = [
+        ({"room": "r", "peers": 2}, "old-token"),
+        {**QUIET, "cursor": "c1"},
+        (403, gone, None),
+        (200, {"room": "r", "peers": 1}, "new-token"),
+        {**QUIET, "peers": 1},
+        (200, {"deleted": 0}, None),
+        (403, gone, None),
+    ]
+    answers = [(200, *a) if len(a) == 2 and isinstance(a, tuple) else a for a in answers]
+    asked: list = []
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=scripted(answers, asked)) as http:
+            client = SignalingClient("http://signal.test", "r", peer="alice", http=http)
+            await client.enter()
+            await client.poll_events()
+            assert (await client.poll_events()).peers == 1
+            assert (client.peer, client.token) == ("alice", "new-token")
+            await client.hang_up()
+            with pytest.raises(NotAMember):
+                await client.poll_events()  # not meant to stay: no new place
+
+    run(scenario())
+    paths = [
+        (path, token, params.get("peer"), params.get("cursor")) for path, token, params in asked
+    ]
+    assert paths == [
+        ("/room", None, "alice", None),
+        ("/events", "old-token", "alice", None),
+        ("/events", "old-token", "alice", "c1"),
+        ("/room", None, "alice", None),  # no token: the server hands out a new one
+        ("/events", "new-token", "alice", None),  # the old cursor meant nothing any more
+        ("/signal", "new-token", "alice", None),
+        ("/events", None, "alice", None),
+    ]
+
+
+def test_a_client_gets_back_in_after_a_restart_that_outlasted_its_place(tmp_path):
+    """The server goes away (its sqlite store kept) for longer than the peer timeout: its
+    first request after coming back drops the silent member, whose events channel then
+    enters again under the same peer id and goes on listening."""
+    store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    server = app_process(store, SIGNAL_PEER_TIMEOUT="1")
+
+    async def scenario() -> None:
+        nonlocal server
+        async with (
+            SignalingClient(server.url, "back", peer="alice") as alice,
+            SignalingClient(server.url, "back", peer="bob") as bob,
+        ):
+            await alice.enter()
+            await bob.enter()
+            first_token = alice.token
+            assert (await alice.poll_events(wait=0.1)).peers == 2
+            server.stop()
+            listening = asyncio.create_task(alice.poll_events(wait=0.1))
+            await asyncio.sleep(2)  # the outage outlasts the peer timeout
+            server = app_process(store, port=server.port, SIGNAL_PEER_TIMEOUT="1")
+            await bob.poll_events(wait=0.1)  # bob was silent as long: he gets back in too
+            await bob.post_description({"type": "offer", "sdp": "v=0 after the restart"})
+            got = await asyncio.wait_for(listening, 15)
+            assert alice.peer == "alice" and alice.token not in (None, first_token)
+            while not got.descriptions:  # the re-entered alice hears bob again
+                got = await alice.poll_events(wait=2)
+            assert got.descriptions[0].payload["sdp"] == "v=0 after the restart"
+            assert got.peers == 2
+
+    try:
+        run(scenario())
+    finally:
+        server.stop()
+
+
 def test_bad_room_or_peer_is_refused_before_any_request():
     with pytest.raises(InvalidRequest):
-        SignalingClient("http://127.0.0.1:1", "no spaces")
+        SignalingClient("http://127.0.0.1:1", "no/slashes")
     with pytest.raises(InvalidRequest):
         SignalingClient("http://127.0.0.1:1", "room", peer="a/b")
 
@@ -213,7 +372,8 @@ def test_two_clients_meet_swap_signals_and_hang_up(live_server):
             assert await bob.enter() == 2
             assert await bob.read_offer() == OFFER
             await bob.post_answer(ANSWER)
-            assert await bob.delete_offer() == 1
+            # A member's answer took the answered offer along: the seed's DELETE finds none.
+            assert await bob.delete_offer() == 0
             assert await alice.read_answer() == ANSWER
             assert await alice.delete_answer() == 1
 
@@ -234,6 +394,7 @@ def test_two_clients_meet_swap_signals_and_hang_up(live_server):
                 "answer": 0,
                 "candidates_for_initiator": 0,
                 "candidates_for_receiver": 0,
+                "descriptions": 0,
             }
             assert await bob.presence() == 1
             await bob.leave()

@@ -133,7 +133,7 @@ def test_hang_up_clears_signals_and_frees_the_callers_slot(signaling):
     signaling.post("r", "candidate_initiator", CAND, **alice)
     signaling.post("r", "answer", ANSWER, **bob)
     signaling.post("r", "candidate_receiver", CAND, **bob)
-    assert signaling.hang_up("r", **alice) == 4
+    assert signaling.hang_up("r", **alice) == 3  # the offer went with the answer
     assert signaling.presence("r", **bob)["peers"] == 1
     assert signaling.read("r", "answer", **bob) is None
     carol = enter(signaling, "r", "carol")
@@ -166,7 +166,7 @@ def test_entering_takes_a_peer_id(signaling):
     with pytest.raises(InvalidRequest):
         signaling.enter("r", None)
     with pytest.raises(InvalidRequest):
-        signaling.enter("bad room", "alice")
+        signaling.enter("bad/room", "alice")
 
 
 def test_signals_expire_after_the_ttl(signaling, clock):
@@ -212,7 +212,7 @@ def test_clear_rooms(signaling):
     assert signaling.clear_rooms() == {"a": 1, "b": 2}
     assert signaling.clear_rooms() == {}
     with pytest.raises(InvalidRequest):
-        signaling.clear_rooms("not a room")
+        signaling.clear_rooms("not/a/room")
 
 
 # -- long-poll and batches -----------------------------------------------------------------
@@ -330,10 +330,23 @@ def test_a_members_requests_cost_few_sqlite_statements(tmp_path, clock, monkeypa
     assert (len(got), n) == (2, 2)
     # Both places, the batch of keys.
     assert cost(lambda: signaling.delete_keys([c["key"] for c in got], **bob)) == (2, 2)
+    # An in-call description: both places, the room's descriptions (for the limit), the write.
+    offer = {"type": "offer", "sdp": "v=0"}
+    assert cost(lambda: len(signaling.post("r", "description", offer, **alice)))[1] == 3
+    # The push channel delivering it: both places, the room's signals, the cursor kept.
+    got, n = cost(lambda: signaling.events("r", **bob))
+    assert (len(got["descriptions"]), n) == (1, 3)
+    # Acknowledged: both places, the delivered ones deleted, the room's signals.
+    got, n = cost(lambda: signaling.events("r", cursor=got["cursor"], peers=2, **bob))
+    assert (got["descriptions"], n) == ([], 3)
     # A member's "last seen" is rewritten once a second at most: one more, then none.
     clock.now += 1
     assert cost(lambda: signaling.presence("r", **alice)) == ({"room": "r", "peers": 2}, 2)
     assert cost(lambda: signaling.presence("r", **alice))[1] == 1
+    # Hanging up: both places, the room's signals, their deletion, the place read and freed.
+    signaling.post_candidates("r", "candidate_initiator", batch, **alice)
+    signaling.post("r", "description", offer, **alice)
+    assert cost(lambda: signaling.hang_up("r", **alice)) == (3, 5)
     store.close()
 
 
@@ -408,6 +421,7 @@ def test_leave_keeps_the_other_peers_signals(signaling):
         "answer": 0,
         "candidates_for_initiator": 0,
         "candidates_for_receiver": 1,
+        "descriptions": 0,
     }
     with pytest.raises(NotAMember):
         signaling.presence("r", **bob)

@@ -51,6 +51,7 @@ def test_a_room_whose_offer_came_without_a_peer_id_stays_open_for_that_call(sign
         "answer": 0,
         "candidates_for_initiator": 0,
         "candidates_for_receiver": 0,
+        "descriptions": 0,
     }
 
 

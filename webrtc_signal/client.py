@@ -10,6 +10,9 @@ Needs httpx (the ``peer`` extra); ``import webrtc_signal`` alone does not load t
         ...
         events = await signaling.events(wait=20)  # the answer, candidates, the peer count
         ...
+        await signaling.post_description(pc_offer)  # in the call: an offer for the other
+        async for events in signaling.listen():   # the events channel, through outages
+            ...
         await signaling.hang_up()
 
 The pure functions (peer ids, error mapping, parsing) live in :mod:`webrtc_signal.wire` and do
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 try:
@@ -32,12 +35,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "webrtc_signal.client needs httpx: pip install 'webrtc-signal[peer]'"
     ) from exc
 
-from .errors import SignalError, StoreUnavailable
+from .errors import NotAMember, SignalError, StoreUnavailable
 from .keys import check_peer, check_room
-from .protocol import ANSWER, DEFAULT_ROOM, OFFER, TOKEN_HEADER
+from .protocol import ANSWER, DEFAULT_ROOM, DESCRIPTION, OFFER, TOKEN_HEADER
 from .wire import (
     PEER_ID_ALPHABET,
     PEER_ID_LENGTH,
+    RETRY_BACKOFF_S,
     Events,
     KeyList,
     ServerUnreachable,
@@ -46,14 +50,17 @@ from .wire import (
     batches,
     candidate_type,
     error_from_response,
+    is_retryable,
     new_peer_id,
     parse_events,
     parse_signals,
+    retry_delay,
 )
 
 __all__ = [  # the client, and what its answers and refusals are made of (from .wire)
     "PEER_ID_ALPHABET",
     "PEER_ID_LENGTH",
+    "RETRY_BACKOFF_S",
     "Events",
     "KeyList",
     "ServerUnreachable",
@@ -63,9 +70,11 @@ __all__ = [  # the client, and what its answers and refusals are made of (from .
     "batches",
     "candidate_type",
     "error_from_response",
+    "is_retryable",
     "new_peer_id",
     "parse_events",
     "parse_signals",
+    "retry_delay",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,6 +117,9 @@ class SignalingClient:
         # The events channel's state: the last answer's cursor and peer count.
         self._cursor: str | None = None
         self._peers: int | None = None
+        # Whether we mean to stay in the room: from enter() until leave() or hang_up(). While
+        # we do, a place lost to a server restart or a long outage is taken again.
+        self._staying = False
 
     async def __aenter__(self) -> SignalingClient:
         return self
@@ -124,8 +136,14 @@ class SignalingClient:
     # -- the room ----------------------------------------------------------------------------
 
     async def enter(self) -> int:
-        """Take a place in the room (or keep ours); how many live peers it holds."""
-        return await self.presence()
+        """Take a place in the room (or keep ours); how many live peers it holds.
+
+        From here until :meth:`leave` or :meth:`hang_up`, :meth:`poll_events` takes the place
+        again should the server forget it.
+        """
+        peers = await self.presence()
+        self._staying = True
+        return peers
 
     async def presence(self) -> int:
         """How many live peers the room holds; also our heartbeat."""
@@ -134,12 +152,14 @@ class SignalingClient:
 
     async def leave(self) -> int:
         """Free our place, removing only what we sent (when the other side left first)."""
+        self._staying = False  # before asking: our own held request may end first, with a 403
         body = await self._request("DELETE", "/room", params=self._query())
         self._forget()
         return int(body["deleted"])
 
     async def hang_up(self) -> int:
         """Free our place and clear every signal of the room: the call is over."""
+        self._staying = False
         body = await self._request("DELETE", "/signal", params=self._query())
         self._forget()
         return int(body["deleted"])
@@ -175,6 +195,14 @@ class SignalingClient:
         """Delete the room's answer (the initiator does, once it has applied it)."""
         return await self._delete_description(ANSWER)
 
+    async def post_description(self, payload: dict[str, Any]) -> KeyList:
+        """Send the other member an in-call offer or answer (``{"type", "sdp"}``); its key.
+
+        It reaches the other side through its events channel (``Events.descriptions``).
+        TooManySignals when 20 of ours wait unread.
+        """
+        return await self._post(DESCRIPTION, payload)
+
     # -- candidates --------------------------------------------------------------------------
 
     async def post_candidates(
@@ -209,7 +237,8 @@ class SignalingClient:
     # -- the events channel -----------------------------------------------------------------
 
     async def events(self, wait: float | None = None) -> Events:
-        """The answer and candidates the other side sent us, and the room's live peers.
+        """The answer, candidates and in-call descriptions the other side sent us, and the
+        room's live peers.
 
         Each call sends back the previous answer's cursor, which acknowledges what that answer
         delivered: the server deletes it, and it does not come again (unless an answer was
@@ -226,6 +255,46 @@ class SignalingClient:
         events = parse_events(await self._request("GET", "/events", params=params, wait=wait))
         self._cursor, self._peers = events.cursor, events.peers
         return events
+
+    async def poll_events(
+        self,
+        wait: float | None = WAIT_S,
+        *,
+        rejoin: bool = True,
+        backoff: Sequence[float] = RETRY_BACKOFF_S,
+    ) -> Events:
+        """The next answer of the events channel, through server outages.
+
+        A server that cannot be reached or answers 5xx is asked again after 1, 2, 4, then
+        every 5 seconds (``backoff``). ``NotAMember`` while we mean to stay in the room (the
+        server restarted on an empty store, or our place expired during the outage) enters
+        the room again with the same peer id, and a new token, when ``rejoin`` is set; what
+        the call has set up is not touched. Other refusals are raised.
+        """
+        failures, rejoined = 0, False
+        while True:
+            try:
+                if rejoined and self.token is None:
+                    await self.presence()  # without a token: enters, and gets a new one
+                return await self.events(wait)
+            except NotAMember:
+                if not (rejoin and self._staying) or rejoined:
+                    raise
+                log.warning("our place in room %s is gone: entering it again", self.room)
+                self._forget()
+                rejoined = True
+            except SignalError as exc:
+                if not is_retryable(exc):
+                    raise
+                failures += 1
+                delay = retry_delay(failures, backoff)
+                log.warning("events failed (%s); asking again in %g s", exc.message, delay)
+                await asyncio.sleep(delay)
+
+    async def listen(self, wait: float = WAIT_S, *, rejoin: bool = True) -> AsyncIterator[Events]:
+        """The events channel as a stream: :meth:`poll_events` again and again, forever."""
+        while True:
+            yield await self.poll_events(wait, rejoin=rejoin)
 
     # -- heartbeat ---------------------------------------------------------------------------
 

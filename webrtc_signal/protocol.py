@@ -17,7 +17,12 @@ OFFER = "offer"
 ANSWER = "answer"
 CANDIDATE_INITIATOR = "candidate_initiator"
 CANDIDATE_RECEIVER = "candidate_receiver"
-SIGNAL_TYPES = (OFFER, ANSWER, CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
+# An in-call offer or answer between the two members (docs/protocol.md, "In-call
+# negotiation"): posted only, delivered by the push channel, stored under its own time-ordered
+# key so several may wait in posting order.
+DESCRIPTION = "description"
+DESCRIPTIONS = "descriptions"  # the kind of their keys
+SIGNAL_TYPES = (OFFER, ANSWER, CANDIDATE_INITIATOR, CANDIDATE_RECEIVER, DESCRIPTION)
 DESCRIPTION_TYPES = (OFFER, ANSWER)
 CANDIDATE_TYPES = (CANDIDATE_INITIATOR, CANDIDATE_RECEIVER)
 CANDIDATES_FOR = {
@@ -36,3 +41,4 @@ MAX_NESTING = 8  # levels of lists and objects in a payload: a description or a 
 MAX_WAIT = 30.0  # seconds a read or the push channel may be held
 MAX_BATCH = 50  # candidates or keys in one request
 MAX_CANDIDATES = 100  # of one side waiting unread in a room: a real call trickles a few dozen
+MAX_DESCRIPTIONS = 20  # of one member waiting unread in a room: renegotiation is rare

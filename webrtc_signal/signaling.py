@@ -16,6 +16,8 @@ from .notify import Listener, Notifier
 from .settings import Settings
 from .store import Store, open_store
 
+Item = tuple[Key, Any]  # a stored signal: its key and its record
+
 # Expired entries are purged by a write at most this often (or every TTL, when shorter).
 PURGE_INTERVAL = 60.0
 
@@ -80,6 +82,8 @@ class Signaling:
         """Store a signal; the key it was stored under. An offer is create-if-absent."""
         if signal_type in protocol.CANDIDATE_TYPES:
             return self.post_candidates(room, signal_type, [payload], peer, token)[0]
+        if signal_type == protocol.DESCRIPTION:
+            return self.post_description(room, payload, peer, token)
         room, peer = self.members.admit(room, peer, token)
         keys.check_type(signal_type)
         record = {"payload": keys.check_payload(signal_type, payload), "peer": peer}
@@ -87,12 +91,46 @@ class Signaling:
         key = keys.description_key(room, signal_type)
         if signal_type == protocol.ANSWER:
             self.store.set(key, record, self.ttl)
+            if peer is not None:
+                # A member's answer takes the answered offer along: the seed's DELETE that
+                # follows it is then one request and one round trip less.
+                self.store.delete(keys.description_key(room, protocol.OFFER))
         elif not self.store.create(key, record, self.ttl):
             # A peer may replace its own offer (an ICE restart, a retried request).
             current = self.store.get(key)
             if peer is None or current is None or current["peer"] != peer:
                 raise OfferExists("an offer is already waiting in this room: answer it")
             self.store.set(key, record, self.ttl)
+        self.notifier.notify(room)
+        return key
+
+    def post_description(
+        self, room: str, payload: Any, peer: str | None = None, token: str | None = None
+    ) -> Key:
+        """Store an in-call offer or answer for the other member; its time-ordered key.
+
+        For members only, also in an open room: without a peer id, InvalidRequest. At most
+        MAX_DESCRIPTIONS of one member may wait unread (TooManySignals beyond); the other
+        member gets them through :meth:`events`, oldest first.
+        """
+        room = room_name(room)
+        if keys.check_peer(peer) is None:
+            raise InvalidRequest(
+                "in-call descriptions are for members: send your peer id and token"
+            )
+        room, peer = self.members.admit(room, peer, token)
+        record = {"payload": keys.check_payload(protocol.DESCRIPTION, payload), "peer": peer}
+        prefix = keys.descriptions_prefix(room)
+        # One read of the room's few descriptions: both members' share the prefix.
+        waiting = sum(r.get("peer") == peer for _, r in self.store.list(prefix))
+        if waiting >= protocol.MAX_DESCRIPTIONS:
+            raise TooManySignals(
+                f"at most {protocol.MAX_DESCRIPTIONS} descriptions of one member may wait "
+                f"unread in a room; {waiting} of yours are waiting"
+            )
+        self._maybe_purge()
+        key = keys.new_description_key(room)
+        self.store.set(key, record, self.ttl)
         self.notifier.notify(room)
         return key
 
@@ -140,7 +178,10 @@ class Signaling:
         Reading ``candidate_receiver`` returns the candidates the receiver sent, oldest first,
         each as ``{"key": [...], "payload": {...}}``. With ``wait`` (0 < wait <= 30 seconds)
         an empty answer is held back until a matching signal is posted or the time is up.
+        In-call descriptions are not read here: :meth:`events` delivers them.
         """
+        if signal_type == protocol.DESCRIPTION:
+            raise InvalidRequest("descriptions come through /events")
         room, peer = self.members.admit(room, peer, token)
         keys.check_type(signal_type)
         if wait is None:
@@ -169,9 +210,12 @@ class Signaling:
     ) -> dict[str, Any]:
         """Everything addressed to a member, in one answer held until something is new.
 
-        The answer is ``{"cursor", "peers", "answer", "candidates"}``: how many live peers
-        hold the room, the answer another client posted (a payload, or None) and the
-        candidates other clients sent (``{"key", "payload"}``, oldest first). Sending the last
+        The answer is ``{"cursor", "peers", "offer", "answer", "candidates",
+        "descriptions"}``: how many live peers hold the room, the offer and the answer another
+        client posted (payloads, or None; the offer waits to be answered, so it is never
+        acknowledged and does not wake a held request),
+        the candidates other clients sent and the in-call descriptions the other member sent
+        (each ``{"key", "payload"}``, oldest first). Sending the last
         answer's ``cursor`` back acknowledges what it delivered: those signals are deleted
         and do not come again. Without it (an answer lost on the way) they come again, so a
         client applies each key once.
@@ -195,13 +239,14 @@ class Signaling:
         deadline = time.monotonic() + min(wait or 0, self.peer_timeout / 2)
         with self.notifier.listen(room) as listener:
             while True:
-                answer, candidates = self._addressed_to(room, peer)
+                offer, answer, candidates, descriptions = self._addressed_to(room, peer)
                 remaining = deadline - time.monotonic()
-                if answer or candidates or len(slots) != peers or remaining <= 0:
+                if answer or candidates or descriptions or len(slots) != peers or remaining <= 0:
                     break
                 slots = self._hold(room, peer, token, listener, remaining)
         slot, member = member_of(slots, peer, member)
-        delivered = [list(key) for key, _ in ([answer] if answer else []) + candidates]
+        signals = ([answer] if answer else []) + candidates + descriptions
+        delivered = [list(key) for key, _ in signals]
         if delivered or member.get("delivered"):
             member = {
                 **member,
@@ -213,21 +258,31 @@ class Signaling:
         return {
             "cursor": member["cursor"] if delivered else None,
             "peers": len(slots),
+            "offer": offer[1]["payload"] if offer else None,
             "answer": answer[1]["payload"] if answer else None,
-            "candidates": [{"key": list(key), "payload": r["payload"]} for key, r in candidates],
+            "candidates": _items(candidates),
+            "descriptions": _items(descriptions),
         }
 
-    def _addressed_to(self, room: str, peer: str) -> tuple[Any, list[tuple[Key, Any]]]:
-        """The answer (a ``(key, record)``, or None) and candidates others sent; one read."""
-        answer, candidates = None, []
+    def _addressed_to(
+        self, room: str, peer: str
+    ) -> tuple[Item | None, Item | None, list[Item], list[Item]]:
+        """The offer and the answer (each a ``(key, record)``, or None), the candidates and
+        the in-call descriptions others sent; one read."""
+        offer, answer, candidates, descriptions = None, None, [], []
         for key, record in self.store.list(keys.room_prefix(room)):
             if record.get("peer") == peer:
                 continue
-            if key[2] == protocol.ANSWER:
+            if key[2] == protocol.OFFER:
+                offer = (key, record)
+            elif key[2] == protocol.ANSWER:
                 answer = (key, record)
             elif key[2] in protocol.CANDIDATES_FOR.values():
                 candidates.append((key, record))
-        return answer, candidates
+            elif key[2] == protocol.DESCRIPTIONS:
+                descriptions.append((key, record))
+        # Their ids are time-ordered: the key order is the posting order on every backend.
+        return offer, answer, candidates, sorted(descriptions, key=lambda item: item[0])
 
     def _hold(
         self, room: str, peer: str | None, token: object, listener: Listener, remaining: float
@@ -284,11 +339,9 @@ class Signaling:
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
         room, peer = self.members.admit(room, peer, token)
+        # Every signal of the room, whatever its kind, in one read and one delete.
         removed = self.store.delete_many(
-            [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
-        ) + sum(
-            self.store.delete_prefix(keys.candidates_prefix(room, kind))
-            for kind in protocol.CANDIDATES_FOR
+            [key for key, _ in self.store.list(keys.room_prefix(room)) if key[2] != protocol.PEERS]
         )
         if peer is not None:
             self.members.free(room, peer)
@@ -314,9 +367,14 @@ class Signaling:
         Not a member's view, so not served over HTTP.
         """
         room = keys.check_room(room)
-        kinds = [*protocol.DESCRIPTION_TYPES, *protocol.CANDIDATES_FOR.values()]
+        kinds = [
+            *protocol.DESCRIPTION_TYPES,
+            *protocol.CANDIDATES_FOR.values(),
+            protocol.DESCRIPTIONS,
+        ]
+        peers = len(self.members.live(room))  # first: a dead peer's signals go with it
         stored = [key[2] for key, _ in self.store.list(keys.room_prefix(room))]
-        return {"peers": len(self.members.live(room)), **{k: stored.count(k) for k in kinds}}
+        return {"peers": peers, **{k: stored.count(k) for k in kinds}}
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -354,6 +412,11 @@ class Signaling:
             return {room: self.store.delete_prefix(keys.room_prefix(room))}
         rooms = {key[1] for key, _ in self.store.list((protocol.NAMESPACE,))}
         return {name: self.store.delete_prefix(keys.room_prefix(name)) for name in sorted(rooms)}
+
+
+def _items(signals: list[Item]) -> list[dict[str, Any]]:
+    """Stored signals as a client gets them: ``{"key", "payload"}`` each."""
+    return [{"key": list(key), "payload": record["payload"]} for key, record in signals]
 
 
 def _check_hold(wait: float) -> float:

@@ -25,6 +25,10 @@ from .errors import (
 )
 from .protocol import CANDIDATE_INITIATOR, CANDIDATE_RECEIVER, MAX_BATCH
 
+# Seconds to wait after each failure in a row of the events channel (the server cannot be
+# reached or answers 5xx): quick at first, for a blip, then no slower than every 5 s, so a
+# restarted server finds the call listening again within seconds. The last one repeats.
+RETRY_BACKOFF_S = (1.0, 2.0, 4.0, 5.0)
 # Peer ids as the page makes them: 22 symbols of a 64-symbol alphabet (132 bits).
 PEER_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 PEER_ID_LENGTH = 22
@@ -75,13 +79,15 @@ class Signal:
 @dataclass(frozen=True)
 class Events:
     """One answer of the events channel: the room's live peers, the answer another client
-    posted (or None), the candidates other clients sent (oldest first), and the cursor that
-    acknowledges them (None when it delivered nothing)."""
+    posted (or None), the candidates other clients sent, the in-call descriptions the other
+    member sent (both oldest first), and the cursor that acknowledges them (None when it
+    delivered nothing)."""
 
     peers: int
     answer: dict[str, Any] | None = None
     candidates: list[Signal] = field(default_factory=list)
     cursor: str | None = None
+    descriptions: list[Signal] = field(default_factory=list)
 
 
 # -- functions --------------------------------------------------------------------------
@@ -108,9 +114,22 @@ def error_from_response(status: int, body: object) -> SignalError:
     cls = ERRORS_BY_CODE.get(code) if isinstance(code, str) else None
     cls = cls or ERRORS_BY_STATUS.get(status, SignalError)
     error = cls(message)
-    if cls is SignalError and isinstance(code, str):
-        error.code = code
+    if cls is SignalError:
+        error.status = status  # a 502 from a proxy stays a 502: worth retrying, as a 503 is
+        if isinstance(code, str):
+            error.code = code
     return error
+
+
+def retry_delay(failures: int, schedule: Sequence[float] = RETRY_BACKOFF_S) -> float:
+    """Seconds to wait after ``failures`` failed requests in a row (1 after the first)."""
+    return schedule[min(max(failures, 1), len(schedule)) - 1]
+
+
+def is_retryable(error: SignalError) -> bool:
+    """Whether a failed request may succeed if sent again unchanged: the server could not be
+    reached, or it (or a proxy before it) failed with a 5xx."""
+    return isinstance(error, ServerUnreachable) or error.status >= 500
 
 
 def parse_signals(body: object) -> list[Signal]:
@@ -135,7 +154,9 @@ def parse_events(body: object) -> Events:
         or not isinstance(cursor, str | None)
     ):
         raise SignalError("the server's answer is not an events answer")
-    return Events(peers, answer, parse_signals(body.get("candidates")), cursor)
+    # A server from before in-call negotiation sends no descriptions: none came.
+    descriptions = parse_signals(body.get("descriptions", []))
+    return Events(peers, answer, parse_signals(body.get("candidates")), cursor, descriptions)
 
 
 def batches(items: Sequence[Any], size: int = MAX_BATCH) -> Iterator[Sequence[Any]]:
