@@ -90,21 +90,30 @@ def connected_to_each_other(a: Person, b: Person, selected_pair: bool = True) ->
 def uses_current_credentials(mine: dict, theirs: dict, selected_pair: bool = True) -> bool:
     """One side's ICE (probes.js, ice()) talks to the other with both sides' current
     credentials in the descriptions, and (where the stats tell, unless ``selected_pair`` is
-    false) its selected candidate pair's local candidate is of its current credentials. Not
-    the remote candidate's: a browser that keeps its ports across a restart (Firefox) leaves
-    the other one's stats with the same remote candidate, its old ufrag and all."""
+    false) on a succeeded selected pair of a transport using its current ones.
+
+    Not the selected pair's candidates: Chromium may nominate a pair of the restarting side's
+    new candidate and the other side's old one (its checks began before the other side had
+    restarted), so the other side's stats keep an old local candidate, and a browser that
+    keeps its ports across a restart (Firefox) leaves the same remote candidate, old ufrag and
+    all, in the other side's stats."""
     if mine["remoteUfrag"] != theirs["localUfrag"]:
         return False
-    if not selected_pair or mine["statsLocalUfrag"] is None:  # no candidate stats: Firefox
-        return True
-    return mine["pairState"] == "succeeded" and mine["statsLocalUfrag"] == mine["localUfrag"]
+    if not selected_pair or mine["pairState"] is None:  # no pair in the stats (yet)
+        return not selected_pair
+    transport = mine["transportUfrag"] or mine["statsLocalUfrag"]  # Firefox: no transport
+    return mine["pairState"] == "succeeded" and transport == mine["localUfrag"]
 
 
 def local_ufrags(*persons: Person, selected_pair: bool = True) -> list[str | None]:
-    """Each one's local ICE username fragment: on the selected candidate pair (the stats), or
-    in the current local description."""
-    key = "statsLocalUfrag" if selected_pair else "localUfrag"
-    return [(person.ice() or {}).get(key) for person in persons]
+    """Each one's local ICE username fragment: the transport's in the stats (Chromium; else
+    the selected pair's local candidate's), or the current local description's."""
+    ufrags = []
+    for person in persons:
+        ice = person.ice() or {}
+        stats = ice.get("transportUfrag") or ice.get("statsLocalUfrag")
+        ufrags.append(stats if selected_pair else ice.get("localUfrag"))
+    return ufrags
 
 
 def restarted(a: Person, b: Person, before: list[str | None], selected_pair: bool = True) -> bool:

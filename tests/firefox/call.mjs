@@ -305,18 +305,18 @@ class Person {
 
 function usesCurrent(mine, theirs) {
   // One side talks to the other with both sides' current ICE credentials in the
-  // descriptions, and (where the stats tell: Chromium) its selected pair's local candidate is
-  // of its current ones. Not the remote candidate's: Firefox keeps its ports across a
-  // restart, so Chromium's stats keep the same remote candidate, old ufrag and all.
+  // descriptions, and (where the stats tell) on a succeeded selected pair of a transport using
+  // its current ones (tests/recovery.py says why not the pair's candidates).
   if (!mine || !theirs || mine.remoteUfrag !== theirs.localUfrag) return false;
-  if (!mine.statsLocalUfrag) return true;
-  return mine.pairState === "succeeded" && mine.statsLocalUfrag === mine.localUfrag;
+  if (!mine.pairState) return false;
+  const transport = mine.transportUfrag || mine.statsLocalUfrag || mine.localUfrag;
+  return mine.pairState === "succeeded" && transport === mine.localUfrag;
 }
 
 function localUfrag(ice) {
-  // The local ICE username fragment in use: from the stats where the browser gives it
-  // (Chromium), else from the current local description (Firefox).
-  return ice ? ice.statsLocalUfrag || ice.localUfrag : null;
+  // The local ICE username fragment in use: the transport's in the stats where the browser
+  // gives it (Chromium), else the current local description's (Firefox).
+  return ice ? ice.transportUfrag || ice.localUfrag : null;
 }
 
 async function restartIce(by, other) {
