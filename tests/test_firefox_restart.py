@@ -61,10 +61,9 @@ def test_ice_restarts_between_firefox_and_chromium(live_server, first, second):
             other = restart["after"]["second" if name == "first" else "first"]
             assert after["remoteUfrag"] == other["localUfrag"], restart
         chromium = next(n for n, kind in kinds.items() if kind == "chromium")
-        # Chromium names the credentials in its stats: its transport's, and a new selected pair.
+        # Chromium names the credentials in its stats: its transport's.
         after = restart["after"][chromium]
         assert after["transportUfrag"] == after["localUfrag"], restart
-        assert after["pair"] != restart["before"][chromium]["pair"], restart
     print(
         f"\nICE restarts {first}->{second}: "
         + ", ".join(f"{kinds[r['by']]} {r['ms']} ms" for r in restarts)
