@@ -146,6 +146,10 @@ class Person:
         """Audio energy received from the other person so far; -1 outside a call."""
         return self.page.evaluate("window.__probe.audioEnergy()")
 
+    def ice(self) -> dict | None:
+        """The ICE credentials and candidate pair the call uses now (probes.js, ``ice``)."""
+        return self.page.evaluate("window.__probe.ice()")
+
     def expect_remote_video_playing(self, timeout: float = 10_000) -> None:
         """The other person's video has frames, and its playback time keeps rising."""
         self.page.wait_for_function(

@@ -8,8 +8,8 @@
 // - csp: every Content-Security-Policy violation;
 // - states: each change of #status[data-state], with the time it happened (Date.now(), one
 //   clock for every browser on this machine);
-// and gives two measures of what arrives from the other person: remoteBrightness() and
-// audioEnergy().
+// and gives two measures of what arrives from the other person, remoteBrightness() and
+// audioEnergy(), and the ICE credentials the call uses now, ice().
 (() => {
   const probe = { configs: [], candidates: [], streams: [], csp: [], states: [] };
   window.__probe = probe;
@@ -79,5 +79,47 @@
       }
     });
     return energy;
+  };
+
+  // The ICE credentials the call uses now (an ICE restart changes them on both sides): the
+  // selected candidate pair, the usernameFragment of its local and remote candidates as the
+  // stats give them (Chromium; a restart's new pair is selected only once its checks
+  // succeed), the transport's iceLocalUsernameFragment (Chromium: new as soon as a restart's
+  // offer is set, answered or not), and the ufrags the current descriptions carry
+  // (a=ice-ufrag: every browser has these). Null outside a call.
+  probe.ice = async () => {
+    const call = window.videoChat && window.videoChat.call;
+    const pc = call && call.pc;
+    if (!pc) return null;
+    const report = await pc.getStats();
+    let transport = null;
+    let pair = null;
+    report.forEach((entry) => {
+      if (entry.type === "transport" && entry.selectedCandidatePairId) transport = entry;
+    });
+    if (transport) pair = report.get(transport.selectedCandidatePairId) || null;
+    if (!pair) {
+      // Firefox has no transport stats: it marks the pair in use as selected.
+      report.forEach((entry) => {
+        if (entry.type === "candidate-pair" && entry.selected) pair = entry;
+      });
+    }
+    const local = pair ? report.get(pair.localCandidateId) : null;
+    const remote = pair ? report.get(pair.remoteCandidateId) : null;
+    const sdpUfrag = (description) => {
+      const match = description && /^a=ice-ufrag:(\S+)/m.exec(description.sdp);
+      return match ? match[1] : null;
+    };
+    return {
+      pair: pair ? pair.id : null,
+      pairState: pair ? pair.state : null,
+      statsLocalUfrag: (local && local.usernameFragment) || null,
+      statsRemoteUfrag: (remote && remote.usernameFragment) || null,
+      transportUfrag: (transport && transport.iceLocalUsernameFragment) || null,
+      localUfrag: sdpUfrag(pc.currentLocalDescription),
+      remoteUfrag: sdpUfrag(pc.currentRemoteDescription),
+      connectionState: pc.connectionState,
+      signalingState: pc.signalingState,
+    };
   };
 })();

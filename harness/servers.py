@@ -10,7 +10,7 @@ long-polls in every process through pub/sub.
         server.port, server.memory()
     server = Server("dev", store=url, port=port).start()   # a given store, a given port
     server.request("GET", "/healthz")            # called as a client would (Endpoint)
-    server.stop()
+    server.stop()                                # or server.kill(): SIGKILL, as a crash
 """
 
 from __future__ import annotations
@@ -301,6 +301,19 @@ class Server(Endpoint):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     wait_for_exit(proc, 5, pause)
+        self._tmp.cleanup()
+
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would: no shutdown, held requests cut off (workers
+        first, only its own pids). Its temp folder goes; a store given to it stays."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            for pid in self.workers or procfs.children(proc.pid):
+                if self._is_ours(pid):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait(5)
         self._tmp.cleanup()
 
     def _is_ours(self, pid: int) -> bool:

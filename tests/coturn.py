@@ -109,7 +109,8 @@ class TurnServer:
         ]
 
     def start(self, timeout: float = 10) -> TurnServer:
-        """Start it and wait until it answers a STUN Binding request."""
+        """Start it (again, after a stop or a kill: the same ports) and wait until it answers
+        a STUN Binding request."""
         self.process = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
@@ -143,6 +144,13 @@ class TurnServer:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: every allocation (relay) it held is gone. ``start()``
+        brings it back on the same ports with the same secret."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -55,6 +55,46 @@ def app_process(
     return server.start(pause=pause)
 
 
+class AppProcess(Endpoint):
+    """The app in its own process (`flask run`) that a test kills and starts again on the
+    same port and the same store, as a crash and a restart would: the page keeps its address.
+    ``settings`` (TURN_URLS, SIGNAL_PEER_TIMEOUT...) go to every start through the
+    environment."""
+
+    def __init__(self, store_url: str, **settings: str) -> None:
+        self.store_url = store_url
+        self.settings = settings
+        self.port: int | None = None
+        self.server: Server | None = None
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> AppProcess:
+        """Serve (again) on the store, on the port of the first start."""
+        self.server = app_process(self.store_url, self.port, **self.settings)
+        self.port = self.server.port
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, its held requests cut off."""
+        if self.server is not None:
+            self.server.kill()
+        self.server = None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.server = None
+
+    def waiting(self, room: str) -> int:
+        """How many people hold a place in ``room`` (GET /waiting)."""
+        status, body = self.request("GET", f"/waiting?room={room}")
+        assert status == 200, body
+        return body["waiting"]
+
+
 def at_once(calls: list[Callable[[], T]]) -> list[T]:
     """Run every call on its own thread, released together by a barrier; their results."""
     barrier = threading.Barrier(len(calls))

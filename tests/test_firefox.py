@@ -63,9 +63,16 @@ def room_of(first: str, second: str) -> str:
     return f"{first}-{second}"
 
 
-def run_calls(server: LiveServer, pairs: list[tuple[str, str]]) -> dict:
+def run_calls(
+    server: LiveServer,
+    pairs: list[tuple[str, str]],
+    *options: str,
+    calls: int = CALLS,
+    timeout: float = SCRIPT_TIMEOUT_S,
+) -> dict:
     """Run call.mjs once for ``pairs`` (in each, the first starts each call, the second
-    answers), each pair in a room of its own; the JSON it printed.
+    answers), each pair in a room of its own; the JSON it printed. ``options`` go to the
+    script as they are (say, ``--restarts 2``).
 
     The script and its browsers run in a process group of their own, so a hung run is
     ended whole (browsers included) at the timeout.
@@ -75,7 +82,8 @@ def run_calls(server: LiveServer, pairs: list[tuple[str, str]]) -> dict:
         str(SCRIPT),
         *("--url", server.url),
         *(f"--pair={first},{second},{room_of(first, second)}" for first, second in pairs),
-        *("--calls", str(CALLS)),
+        *("--calls", str(calls)),
+        *options,
         *(f"--chromium-arg={flag}" for flag in CHROMIUM_ARGS),
     ]
     process = subprocess.Popen(
@@ -87,11 +95,11 @@ def run_calls(server: LiveServer, pairs: list[tuple[str, str]]) -> dict:
         env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
     )
     try:
-        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_S)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"call.mjs ran over {SCRIPT_TIMEOUT_S} s\n{stdout}\n{stderr[-3000:]}")
+        pytest.fail(f"call.mjs ran over {timeout} s\n{stdout}\n{stderr[-3000:]}")
     lines = stdout.strip().splitlines()
     assert lines, f"call.mjs printed nothing (exit {process.returncode})\n{stderr[-3000:]}"
     result = json.loads(lines[-1])

@@ -4,7 +4,7 @@
 //
 //   node tests/firefox/call.mjs --url http://127.0.0.1:PORT \
 //     --pair firefox,chromium,ROOM [--pair chromium,firefox,ROOM2 ...] [--calls 2] \
-//     [--chromium-arg=--FLAG ...]
+//     [--restarts 0] [--chromium-arg=--FLAG ...]
 //
 // Each --pair is FIRST,SECOND,ROOM: who starts each call, who answers, and their room. The
 // pairs run one after the other in one session: each kind of browser is launched once, and
@@ -19,6 +19,11 @@
 // message crosses each way; then one hangs up (the first in odd calls, the second in even
 // ones), who is left "idle" while the other sees "left". One browser process per kind for
 // the whole run; each person has a browser context and a window of their own.
+//
+// With --restarts N, each pair's first call also has N rounds of ICE restarts before its
+// hang-up: in each, the first person and then the second calls videoChat.call.restartIce()
+// in the live call; both must use new ICE credentials (harness/probes.js, ice()) and be
+// connected to each other again, and a chat message must cross.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -41,6 +46,7 @@ const STATE_TIMEOUT_MS = 15_000;
 const CHAT_TIMEOUT_MS = 5_000;
 const VIDEO_TIMEOUT_MS = 10_000;
 const POLL_MS = 50;
+const RESTART_TIMEOUT_MS = 15_000;
 
 // Mute and Camera off as the other person perceives them: sound energy received in a second
 // (Firefox's fake tone gives about 0.01, Chromium's beeps 0.25, silence under 1e-5: a second
@@ -89,6 +95,13 @@ class Person {
     this.errors = [];
     this.csp = null; // the Content-Security-Policy the page was served with
     page.on("pageerror", (error) => this.errors.push(String(error.message || error)));
+    // The page's own warnings (a description it could not apply...), to explain a failure.
+    this.warnings = [];
+    page.on("console", (message) => {
+      if (["warn", "warning", "error"].includes(message.type())) {
+        this.warnings.push(message.text());
+      }
+    });
   }
 
   static async open(browser, name, kind, url) {
@@ -271,6 +284,81 @@ class Person {
   async probe() {
     return this.page.evaluate(() => window.__probe.csp).catch(() => []);
   }
+
+  ice() {
+    // The ICE credentials and candidate pair in use now (null outside a call).
+    return this.page.evaluate(() => window.__probe.ice());
+  }
+
+  connectedNow() {
+    // The page shows "connected", its connection is, and its chat channel is open.
+    return this.page.evaluate(() => {
+      const call = window.videoChat.call;
+      return Boolean(
+        call &&
+          call.pc &&
+          call.dc &&
+          call.connected &&
+          call.pc.connectionState === "connected" &&
+          call.pc.signalingState === "stable" &&
+          call.dc.readyState === "open" &&
+          document.getElementById("status").dataset.state === "connected",
+      );
+    });
+  }
+}
+
+function usesCurrent(mine, theirs) {
+  // One side talks to the other with both sides' current ICE credentials in the
+  // descriptions, and (where the stats tell) on a succeeded selected pair of a transport using
+  // its current ones (tests/recovery.py says why not the pair's candidates).
+  if (!mine || !theirs || mine.remoteUfrag !== theirs.localUfrag) return false;
+  if (!mine.pairState) return false;
+  const transport = mine.transportUfrag || mine.statsLocalUfrag || mine.localUfrag;
+  return mine.pairState === "succeeded" && transport === mine.localUfrag;
+}
+
+function localUfrag(ice) {
+  // The local ICE username fragment in use: the transport's in the stats where the browser
+  // gives it (Chromium), else the current local description's (Firefox).
+  return ice ? ice.transportUfrag || ice.localUfrag : null;
+}
+
+async function restartIce(by, other) {
+  // `by` restarts ICE in the live call; both must be connected to each other again with new
+  // local ICE credentials. What changed, and how long it took.
+  const people = [by, other];
+  const before = await Promise.all(people.map((person) => person.ice()));
+  const startedAt = Date.now();
+  await by.page.evaluate(() => window.videoChat.call.restartIce());
+  let after = before;
+  for (;;) {
+    after = await Promise.all(people.map((person) => person.ice()));
+    const up = await Promise.all(people.map((person) => person.connectedNow()));
+    const renewed = people.every(
+      (_, i) => localUfrag(after[i]) && localUfrag(after[i]) !== localUfrag(before[i]),
+    );
+    const matched = usesCurrent(after[0], after[1]) && usesCurrent(after[1], after[0]);
+    if (renewed && matched && up.every(Boolean)) break;
+    if (Date.now() - startedAt > RESTART_TIMEOUT_MS) {
+      return by.fail(
+        `restartIce(): not connected with new credentials after ${RESTART_TIMEOUT_MS} ms: ` +
+          JSON.stringify({ before, after, up }),
+      );
+    }
+    await sleep(POLL_MS);
+  }
+  const ms = Date.now() - startedAt;
+  const text = `after ${by.kind}'s ICE restart`;
+  await by.send(text);
+  await other.waitChat(text);
+  return {
+    by: by.name,
+    ms,
+    before: { [by.name]: before[0], [other.name]: before[1] },
+    after: { [by.name]: after[0], [other.name]: after[1] },
+    chat: text,
+  };
 }
 
 async function checkControls(sender, receiver) {
@@ -289,7 +377,7 @@ async function checkControls(sender, receiver) {
   return { heard, muted, heard_again: heardAgain, brightness: lit };
 }
 
-async function makeCall(number, first, second) {
+async function makeCall(number, first, second, restarts = 0) {
   // One call, from both pages idle to both pages idle again; what it measured.
   await first.start();
   await first.waitState("waiting");
@@ -320,6 +408,13 @@ async function makeCall(number, first, second) {
   await second.send(back);
   await first.waitChat(back);
 
+  // ICE restarts in the live call, each person in turn (first call only).
+  const restartsDone = [];
+  for (let round = 0; number === 1 && round < restarts; round++) {
+    restartsDone.push(await restartIce(first, second));
+    restartsDone.push(await restartIce(second, first));
+  }
+
   // The first person hangs up in odd calls, the second in even ones.
   const [leaver, stayer] = number % 2 === 1 ? [first, second] : [second, first];
   await leaver.hangUp();
@@ -332,6 +427,7 @@ async function makeCall(number, first, second) {
     remote_video: { [first.name]: firstVideo, [second.name]: secondVideo },
     chat: [there, back],
     controls,
+    restarts: restartsDone,
     hung_up: leaver.name,
   };
 }
@@ -346,7 +442,7 @@ function parsePair(text) {
   return { first, second, room };
 }
 
-async function runPair(browsers, baseUrl, { first, second, room }, calls) {
+async function runPair(browsers, baseUrl, { first, second, room }, calls, restarts) {
   // One pair's calls in its room; what they measured, or where they failed.
   const pageUrl = new URL("/", baseUrl);
   pageUrl.searchParams.set("room", room);
@@ -358,7 +454,8 @@ async function runPair(browsers, baseUrl, { first, second, room }, calls) {
     people.push(await Person.open(browsers[second], "second", second, pageUrl.href));
     for (let number = 1; number <= calls; number++) {
       const callStartedAt = Date.now();
-      result.calls.push(await makeCall(number, people[0], people[1]));
+      const rounds = number === 1 ? restarts : 0;
+      result.calls.push(await makeCall(number, people[0], people[1], rounds));
       result.calls.at(-1).ms = Date.now() - callStartedAt;
     }
     result.ok = true;
@@ -372,6 +469,7 @@ async function runPair(browsers, baseUrl, { first, second, room }, calls) {
         kind: person.kind,
         csp: person.csp,
         errors: person.errors,
+        warnings: person.warnings,
         csp_violations: await person.probe(),
       };
       await person.page.browserContext().close().catch(() => {});
@@ -386,6 +484,7 @@ async function main() {
       url: { type: "string" },
       pair: { type: "string", multiple: true, default: [] },
       calls: { type: "string", default: "2" },
+      restarts: { type: "string", default: "0" },
       "chromium-arg": { type: "string", multiple: true, default: [] },
     },
   });
@@ -403,7 +502,10 @@ async function main() {
       result[`${kind}_launch_ms`] = Date.now() - startedAt;
     }
     for (const pair of pairs) {
-      result.pairs.push(await runPair(browsers, values.url, pair, Number(values.calls)));
+      const { calls, restarts } = values;
+      result.pairs.push(
+        await runPair(browsers, values.url, pair, Number(calls), Number(restarts)),
+      );
     }
     result.ok = result.pairs.every((pair) => pair.ok);
   } catch (error) {
