@@ -111,7 +111,11 @@ class Person:
         return self.status.get_attribute("data-state")
 
     def send(self, text: str) -> None:
-        self.page.get_by_label("Message", exact=True).fill(text)
+        """Type and send a chat message, opening the chat first where it is closed (a phone)."""
+        field = self.page.get_by_label("Message", exact=True)
+        if not field.is_visible():
+            self.page.locator("#chatButton").click()
+        field.fill(text)
         self.button("Send").click()
 
     def chat_texts(self) -> list[str]:

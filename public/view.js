@@ -23,6 +23,10 @@ export class CallView {
     ui.chatCloseButton.addEventListener("click", () => this.open(null));
     ui.settingsCloseButton.addEventListener("click", () => this.open(null));
     ui.localFigure.addEventListener("click", () => this.swap());
+    ui.remoteTile.addEventListener("click", (event) => {
+      // The other person's tile, when it is the small one: back to large.
+      if (ui.stage.dataset.swapped === "true" && !event.target.closest("button")) this.swap();
+    });
     ui.fullscreenButton.addEventListener("click", () => this.fullscreen());
     ui.pipButton.addEventListener("click", () => this.pictureInPicture());
     document.addEventListener("keydown", (event) => {
