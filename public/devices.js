@@ -28,10 +28,10 @@ export function chooseDevice(kind, deviceId) {
 }
 
 function constraint(kind) {
-  // `ideal`, not `exact`: a remembered device that is unplugged now gives the default one
-  // instead of no camera at all.
+  // The remembered device exactly (Chromium takes an `ideal` one as a mere hint); openMedia
+  // falls back to any device when it is unplugged.
   const id = chosenDevice(kind);
-  return id ? { deviceId: { ideal: id } } : true;
+  return id ? { deviceId: { exact: id } } : true;
 }
 
 function refused(err) {
@@ -50,12 +50,16 @@ export async function openMedia() {
   }
   const video = constraint("video");
   const audio = constraint("audio");
+  const attempts = [{ video, audio }];
+  if (video !== true || audio !== true) attempts.push({ video: true, audio: true });
+  attempts.push({ audio: true }, { video: true });
   let error = null;
-  for (const constraints of [{ video, audio }, { audio }, { video }]) {
+  for (const constraints of attempts) {
     try {
       return { stream: await navigator.mediaDevices.getUserMedia(constraints), error: null };
     } catch (err) {
-      error = error || err;
+      // A remembered device that is gone is no reason to show: the defaults' error is.
+      if (constraints !== attempts[0] || attempts.length === 3) error = error || err;
       if (refused(err)) break;
     }
   }
@@ -66,7 +70,15 @@ export async function openTrack(kind, { deviceId = null, facingMode = null } = {
   // One new "audio" or "video" track: from `deviceId`, from the camera facing `facingMode`
   // ("user" or "environment"), or from the remembered device. Throws getUserMedia's error.
   if (!mediaAvailable()) throw (await openMedia()).error;
-  let wanted = constraint(kind);
+  const remembered = chosenDevice(kind);
+  if (!deviceId && !facingMode && remembered) {
+    try {
+      return await openTrack(kind, { deviceId: remembered });
+    } catch (err) {
+      if (refused(err)) throw err; // otherwise unplugged: the default device, below
+    }
+  }
+  let wanted = true;
   if (deviceId) wanted = { deviceId: { exact: deviceId } };
   else if (facingMode) wanted = { facingMode: { exact: facingMode } };
   const stream = await navigator.mediaDevices.getUserMedia({ [kind]: wanted });

@@ -77,6 +77,7 @@ function render() {
     stream: call ? ui.remoteVideo.srcObject : null,
     partner,
     link: roomUrl(room),
+    connected: Boolean(call && call.everConnected),
   });
   tellPartner();
   drawTitle();

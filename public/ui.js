@@ -122,11 +122,12 @@ export function showRemote(stream) {
   if (stream) video.play().catch(() => {});
 }
 
-export function renderRemote({ state, stream, partner, link }) {
+export function renderRemote({ state, stream, partner, link, connected = false }) {
   // The other person's tile: their video; their name and signs (muted, sharing); a cover that
   // says "camera off" or "no camera" instead of a black picture; before they come, what we
   // are waiting for, with the link to send them.
-  const live = Boolean(stream);
+  // Someone is there: their media came, or the call connected (they may send none).
+  const live = Boolean(stream) || (connected && state !== "waiting");
   ui.remoteNote.hidden = live;
   ui.remoteNoteText.textContent =
     state === "waiting"
@@ -134,7 +135,7 @@ export function renderRemote({ state, stream, partner, link }) {
       : "The other person's video appears here.";
   ui.inviteRow.hidden = state !== "waiting";
   ui.inviteRow.dataset.link = link || "";
-  const noVideo = live && stream.getVideoTracks().length === 0;
+  const noVideo = live && (!stream || stream.getVideoTracks().length === 0);
   const shown = partner || (noVideo ? { camera: "none", name: "", muted: false } : null);
   const cover = live ? coverText(shown) : "";
   ui.remoteCover.hidden = !cover;

@@ -3,7 +3,9 @@ choices, what each side sees of the other (name, muted, camera off, sharing), a 
 without a camera sharing a screen or turning a camera on mid-call, the layout on a desktop
 and on a phone held either way, room names people type, and the tab's title.
 
-This module's Chromium has two fake cameras (and, as always, three fake microphones).
+This module's Chromium has three fake cameras (and, as always, three fake microphones). Its
+second, fake_device_1, is a depth camera (16-bit grey) that WebRTC cannot send: the tests
+switch between the first and the third.
 """
 
 from __future__ import annotations
@@ -82,13 +84,13 @@ REMOTE_SHAPE = """
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium with two fake cameras, to switch between."""
+    """Headless Chromium with three fake cameras, to switch between."""
     from playwright.sync_api import sync_playwright
 
     from harness.browser import launch_chromium
 
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, ["--use-fake-device-for-media-stream=device-count=2"])
+        browser = launch_chromium(playwright, ["--use-fake-device-for-media-stream=device-count=3"])
         yield browser
         browser.close()
 
@@ -185,14 +187,14 @@ def test_the_preview_and_switching_devices(live_server, people):
     page = alice.page
     expect_preview(alice)
     cameras = page.locator("#cameraSelect option")
-    expect(cameras).to_have_count(2)
+    expect(cameras).to_have_count(3)
     expect(page.locator("#micSelect option")).to_have_count(3)
     expect(page.get_by_label("Speaker")).to_be_visible()  # Chromium has setSinkId
-    ids = [cameras.nth(i).get_attribute("value") for i in range(2)]
     first = page.evaluate(
         "document.getElementById('localVideo').srcObject.getVideoTracks()[0].getSettings().deviceId"
     )
-    other = next(i for i in ids if i != first)
+    assert first == cameras.nth(0).get_attribute("value")
+    other = cameras.nth(2).get_attribute("value")
 
     page.get_by_label("Camera").select_option(other)
     page.wait_for_function(
@@ -205,7 +207,7 @@ def test_the_preview_and_switching_devices(live_server, people):
     )
     # The old camera is released; only the chosen one runs.
     live = page.evaluate(
-        "window.__probe.streams.flatMap(s => s.getVideoTracks())"
+        "[...new Set(window.__probe.streams.flatMap(s => s.getVideoTracks()))]"
         ".filter(t => t.readyState === 'live').map(t => t.getSettings().deviceId)"
     )
     assert live == [other]
