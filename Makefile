@@ -30,10 +30,14 @@ run: $(VENV)/.app
 	$(BIN)/flask run
 
 # Other machines on the network open https://THIS-MACHINE:5000/: browsers give cameras only to
-# https:// pages (or localhost). The certificate is made at start-up (the `lan` extra brings
-# cryptography for it), so each browser warns once; FLASK_RUN_PORT=8443 picks another port.
+# https:// pages (or localhost). `flask lan-cert` makes the certificate once (the `lan` extra
+# brings cryptography for it) and keeps it in instance/, so each browser warns once, also
+# across restarts; FLASK_RUN_PORT=8443 picks another port.
+LAN_CERT := instance/lan-cert.pem
+LAN_KEY := instance/lan-key.pem
+
 lan: $(VENV)/.lan
-	$(BIN)/flask run --host 0.0.0.0 --cert adhoc
+	$(BIN)/flask lan-cert && $(BIN)/flask run --host 0.0.0.0 --cert $(LAN_CERT) --key $(LAN_KEY)
 
 # Debian packages the tests drive for real: Chromium, Firefox ESR, and redis-server and coturn's
 # turnserver (both started by the tests).

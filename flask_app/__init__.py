@@ -26,9 +26,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import api, errors, limits, public, routes, security, services
+    from . import api, errors, lan, limits, public, routes, security, services
 
     services.init_app(app)
+    lan.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     settings = services.settings(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, request, send_from_directory
+from flask import Blueprint, abort, current_app, redirect, request, send_from_directory
 
 # Hosts a browser counts as secure over plain http://: the camera works there.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -42,6 +42,13 @@ def warn_insecure_page() -> None:
         "Serve it over https (`make lan` on a LAN, or a TLS proxy; see the README).",
         request.host,
     )
+
+
+@bp.get("/favicon.ico")
+def favicon_ico():
+    """The icon, for browsers and tools that ask for /favicon.ico on their own (a page
+    without a <link rel="icon">): a redirect to the SVG, rather than a 404 in the console."""
+    return redirect("favicon.svg", code=302)  # relative: right under a path prefix too
 
 
 @bp.get("/<path:name>")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from webrtc_signal import IceServers, Settings, SignalError, Signaling
 from webrtc_signal.cli import clear_report
+
+_ICE_SERVERS_MADE = threading.Lock()
 
 
 def settings(app: Flask) -> Settings:
@@ -16,12 +20,13 @@ def settings(app: Flask) -> Settings:
 
 
 def init_app(app: Flask) -> None:
-    """Open the store (failing now, not at the first request) and add ``flask clear-rooms``."""
-    config = settings(app)
-    app.extensions["webrtc_signal"] = Signaling.from_settings(config)
-    app.extensions["ice_servers"] = IceServers.from_settings(
-        config, http_client=app.config.get("TWILIO_HTTP_CLIENT")
-    )
+    """Open the store (failing now, not at the first request) and add ``flask clear-rooms``.
+
+    The ICE servers wait for their first use (:func:`get_ice_servers`): a command such as
+    ``flask clear-rooms`` never needs them, nor their warning that no TURN server is set.
+    Their settings are still read, and checked, here.
+    """
+    app.extensions["webrtc_signal"] = Signaling.from_settings(settings(app))
     app.cli.add_command(clear_rooms_command)
 
 
@@ -31,8 +36,15 @@ def get_signaling() -> Signaling:
 
 
 def get_ice_servers() -> IceServers:
-    """The current app's ICE server provider."""
-    return current_app.extensions["ice_servers"]
+    """The current app's ICE server provider, made at the first request that needs it."""
+    extensions = current_app.extensions
+    if "ice_servers" not in extensions:
+        with _ICE_SERVERS_MADE:  # one provider per app, also when requests race for it
+            if "ice_servers" not in extensions:
+                extensions["ice_servers"] = IceServers.from_settings(
+                    settings(current_app), http_client=current_app.config.get("TWILIO_HTTP_CLIENT")
+                )
+    return extensions["ice_servers"]
 
 
 @click.command("clear-rooms")

@@ -63,10 +63,14 @@ export class Call extends EventTarget {
     iceAsked.catch(() => {}); // its failure is reported below, unless entering failed first
     let offer;
     try {
-      offer = await this.signaling.enter();
+      const joined = await this.signaling.join();
+      offer = joined.offer;
       const readAt = Date.now();
       if (this.ended) return;
-      this.listen();
+      this.onEvents(joined); // the candidates sent so far wait for the offer to be applied
+      // The push channel starts once our offer or answer is out, so that request has the
+      // open connection to itself; a long camera prompt starts it sooner, to keep our place.
+      setTimeout(() => this.ensureListening(), OFFER_FRESH_MS);
       this.status("connecting", "Starting: asking for camera and microphone…");
       const stream = await this.getMedia();
       if (this.ended) {
@@ -85,7 +89,8 @@ export class Call extends EventTarget {
     await this.negotiate(offer);
   }
 
-  listen() {
+  ensureListening() {
+    if (this.ended || this.signaling.listening) return;
     this.signaling.listen(
       (events) => this.onEvents(events),
       (err) => this.fail(err),
@@ -111,7 +116,15 @@ export class Call extends EventTarget {
         if (!(err instanceof ApiError && err.code === "offer_exists")) throw err;
       }
     } catch (err) {
-      if (this.isCurrent(pc)) this.fail(err);
+      if (!this.isCurrent(pc)) return;
+      // A fresh connection for a lost call, and the server out of reach (the network still
+      // down, the server restarting): not the end, recovery.js builds it again later.
+      const passing = err instanceof ApiError && (err.retriable || err.code === "not_a_member");
+      if (this.recovery.active && passing) {
+        console.warn("could not start a fresh connection yet:", err.message);
+        return;
+      }
+      this.fail(err);
       return;
     }
     // Someone else's offer got there first: answer it on a fresh connection.
@@ -176,6 +189,7 @@ export class Call extends EventTarget {
     this.ourOffers.add(this.offerPayload.sdp);
     await this.signaling.postOffer(this.offerPayload);
     if (!this.isCurrent(pc)) return;
+    this.ensureListening();
     this.outbox.release();
     // Waiting already (starting over said why): the reason stays on screen.
     if (!this.recovery.active && this.state !== "waiting") this.status("waiting");
@@ -192,12 +206,11 @@ export class Call extends EventTarget {
     await this.isDescribed(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     if (!this.isCurrent(pc)) return;
+    // The answer takes the answered offer along on the server (the seed's DELETE of it).
     await this.signaling.postAnswer(pc.localDescription.toJSON());
     if (!this.isCurrent(pc)) return;
+    this.ensureListening();
     this.outbox.release();
-    this.signaling.deleteOffer().catch((err) => {
-      if (this.isCurrent(pc)) console.warn("could not clear the answered offer:", err.message);
-    });
     if (!this.partnerPresent) {
       // The offer came from a client without a place in the room, so no count tells whether
       // it is still there: if the call does not connect, it was not (the offer is gone now).
@@ -327,9 +340,10 @@ export class Call extends EventTarget {
     try {
       await this.signaling.leave();
       if (this.ended) return;
-      offer = await this.signaling.enter();
+      const joined = await this.signaling.join();
       if (this.ended) return;
-      this.listen();
+      offer = joined.offer;
+      this.onEvents(joined);
     } catch (err) {
       this.fail(err);
       return;
@@ -344,10 +358,9 @@ export class Call extends EventTarget {
     // "online", "answer"): bring it back without a click, while they hold a place.
     if (!this.isCurrent(pc) || !this.everConnected) return;
     if (reason === "channel") this.channelGone = true;
-    const first = !this.recovery.active;
     this.connected = false;
-    this.recovery.begin();
-    if (first && this.recovery.active) this.status("reconnecting");
+    if (this.recovery.begin()) this.status("reconnecting");
+    this.recovery.step(); // at once, or sooner than planned
   }
 
   recoveryActions() {

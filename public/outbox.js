@@ -17,16 +17,25 @@ export class Outbox {
     this.candidates = [];
     this.held = true; // until our first description is stored
     this.sending = false;
+    this.describing = 0; // descriptions on their way
+    this.descriptions = Promise.resolve(); // the last of them posted
   }
 
   async description(send) {
     // Send a description; candidates gathered meanwhile wait for it, so the other side never
-    // gets a candidate of new ICE credentials before the description that carries them.
+    // gets a candidate of new ICE credentials before the description that carries them. One
+    // at a time, in the order made: two posted at once may be stored the other way round (a
+    // retried one is overtaken), and an answer stored before the offer we rolled back would
+    // make the other side take that offer as a new one.
     this.held = true;
+    this.describing += 1;
+    const posted = this.descriptions.then(() => this.deliver(send));
+    this.descriptions = posted.catch(() => {});
     try {
-      return await this.deliver(send);
+      return await posted;
     } finally {
-      this.release();
+      this.describing -= 1;
+      if (this.describing === 0) this.release();
     }
   }
 

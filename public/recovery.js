@@ -37,22 +37,23 @@ export function nextStep({
   freshAt, // when the fresh connection now running was started (null: none)
   restarts, // ICE restarts made since the loss
 }) {
-  if (now - since >= RECONNECT.giveUpMs) return { step: "give-up" };
+  const giveUpIn = since + RECONNECT.giveUpMs - now;
+  if (giveUpIn <= 0) return { step: "give-up" };
   if (!partnerPlaced) return { step: "rejoin" };
+  // A wait never runs past the give-up: the call ends on time, not a fresh wait later.
+  const wait = (delay) => ({ step: "wait", delay: Math.min(delay, giveUpIn) });
   if (freshAt !== null) {
     const left = freshAt + RECONNECT.freshWaitMs - now;
-    return left > 0 ? { step: "wait", delay: left } : { step: "fresh" };
+    return left > 0 ? wait(left) : { step: "fresh" };
   }
   if (!canRestart) return { step: "fresh" };
   const backoff = RECONNECT.restartBackoffMs;
   const pause = backoff[Math.min(restarts, backoff.length - 1)];
   if (offeredAt !== null && !answered) {
     const left = offeredAt + RECONNECT.answerWaitMs - now;
-    return left > 0 ? { step: "wait", delay: Math.min(left, pause) } : { step: "fresh" };
+    return left > 0 ? wait(Math.min(left, pause)) : { step: "fresh" };
   }
-  if (offeredAt !== null && now - offeredAt < pause) {
-    return { step: "wait", delay: offeredAt + pause - now };
-  }
+  if (offeredAt !== null && now - offeredAt < pause) return wait(offeredAt + pause - now);
   return { step: "restart" };
 }
 
@@ -77,9 +78,11 @@ export class Recovery {
   }
 
   begin() {
-    // The connection is lost (again): start recovering, or take the next step sooner.
-    if (!this.lost) this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
-    this.step();
+    // The connection is lost: true when this starts a recovery (then step()), false when one
+    // runs already.
+    if (this.lost) return false;
+    this.lost = { since: Date.now(), offeredAt: null, freshAt: null, restarts: 0 };
+    return true;
   }
 
   offered() {

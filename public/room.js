@@ -2,7 +2,7 @@
 // name, put in the address bar), typed in the room field, or made new; its link, shown and
 // copied; and who is in it while we are not (GET /waiting).
 import { newRoomName, normalizeRoom } from "./rooms.js";
-import { sleep } from "./signaling.js";
+import { prefetchRtcConfiguration, sleep } from "./signaling.js";
 import { showCopyFeedback, ui } from "./ui.js";
 
 // Before a call, how many people are in the room is asked this often.
@@ -98,6 +98,8 @@ export class RoomWatch {
     await before; // the place of a call that just ended is given back: not someone waiting
     while (mine === this.turn && !inCall()) {
       if (!document.hidden) {
+        // The ICE servers, ready before the click: the call starts without asking for them.
+        prefetchRtcConfiguration(location.href).catch(() => {});
         const count = await countWaiting(room);
         if (mine !== this.turn || inCall()) return;
         this.show(count);

@@ -52,6 +52,9 @@ export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// The ICE configuration by server, with when it expires and when to ask again.
+const ICE_CACHE = new Map();
+
 // fetch called as a plain function: the browser's refuses another `this`.
 const defaultFetch = (...args) => globalThis.fetch(...args);
 
@@ -71,9 +74,36 @@ export class SignalingClient {
     this.listening = null; // the push channel's AbortController while it runs
   }
 
-  async request(method, path, { query = {}, body = null, keepalive = false, signal } = {}) {
+  async request(method, path, options = {}) {
     // One request on our behalf (room, peer id, token); the decoded JSON answer, or an
-    // ApiError. A token the server hands out (on entering the room) is kept.
+    // ApiError. A token the server hands out (on entering the room) is kept. A place the
+    // server no longer knows (it restarted, or was out of reach longer than its peer timeout)
+    // is taken again, once for every request that finds out, and the request sent again.
+    const sent = this.token;
+    try {
+      return await this.send(method, path, options);
+    } catch (err) {
+      const forgotten = sent && err instanceof ApiError && err.code === "not_a_member";
+      if (!forgotten || options.regain === false) throw err;
+    }
+    await this.regain(sent);
+    return this.send(method, path, options);
+  }
+
+  async regain(stale) {
+    // Enter again under the same peer id, unless another request already did.
+    if (!this.regaining && this.token === stale) {
+      this.token = null;
+      this.regaining = this.send("GET", "/events")
+        .catch(() => {}) // the request that asked reports what goes wrong
+        .finally(() => {
+          this.regaining = null;
+        });
+    }
+    await this.regaining;
+  }
+
+  async send(method, path, { query = {}, body = null, keepalive = false, signal } = {}) {
     const url = new URL(path, this.baseUrl);
     const init = { method, keepalive, signal, headers: {} };
     const params = path.startsWith("/api/") ? query : { room: this.room, peer: this.peer, ...query };
@@ -104,27 +134,28 @@ export class SignalingClient {
 
   async rtcConfiguration() {
     // What new RTCPeerConnection takes, from GET /api/ice-servers: the ICE servers, and the
-    // transport policy when it is not "all" ("relay": TURN relays only).
-    const answer = await this.request("GET", "/api/ice-servers");
-    const config = { iceServers: answer.iceServers || [] };
-    const policy = answer.iceTransportPolicy;
-    if (policy && policy !== "all") config.iceTransportPolicy = policy;
-    return config;
+    // transport policy when it is not "all" ("relay": TURN relays only). Kept while its
+    // credentials last, so one asked for before a call (prefetchRtcConfiguration) costs the
+    // call no request.
+    const cached = ICE_CACHE.get(this.baseUrl);
+    if (cached && cached.expires > Date.now()) return cached.config;
+    return fetchRtcConfiguration(this);
+  }
+
+  async join() {
+    // Take a place in the room (a peer id's first request does) and read everything that
+    // waits there for us, in one round trip: the push channel's first answer, not held.
+    // {offer (null: we are the first), peers, answer, descriptions, candidates}, each signal
+    // once; listen() goes on from it. A place we still hold (our token) is kept; one the
+    // server dropped meanwhile is taken again.
+    this.channel = newChannel();
+    const events = await this.request("GET", "/events");
+    return { offer: events.offer || null, ...this.take(events) };
   }
 
   async enter() {
-    // Take a place in the room (a peer id's first request does) and read the offer waiting
-    // there: one round trip. Null when there is none: we are the first. A place we still
-    // hold (our token) is kept; one the server dropped meanwhile is taken again.
-    if (this.token) {
-      try {
-        return await this.readOffer();
-      } catch (err) {
-        if (!(err instanceof ApiError && err.code === "not_a_member")) throw err;
-      }
-    }
-    this.token = null;
-    return this.readOffer();
+    // join(), for the offer alone: null when there is none.
+    return (await this.join()).offer;
   }
 
   async readOffer() {
@@ -157,7 +188,8 @@ export class SignalingClient {
   }
 
   deleteOffer() {
-    // The answered offer's clean-up (the seed's last step); nothing waits for it.
+    // The seed's clean-up of an answered offer. A member's answer takes the offer along on
+    // the server: this is for clients that want it explicit.
     return this.request("DELETE", "/signal", { query: { type: "offer" } });
   }
 
@@ -170,12 +202,7 @@ export class SignalingClient {
     this.stop();
     const controller = new AbortController();
     this.listening = controller;
-    const state = { cursor: null, peers: null, seen: new Set() };
-    const unseen = (items) =>
-      (items || []).filter((item) => {
-        const key = JSON.stringify(item.key);
-        return !state.seen.has(key) && state.seen.add(key);
-      });
+    if (!this.channel) this.channel = newChannel();
     const run = async () => {
       let failures = 0;
       while (!controller.signal.aborted) {
@@ -183,18 +210,12 @@ export class SignalingClient {
         let events;
         try {
           events = await this.request("GET", "/events", {
-            query: eventsQuery(state),
+            query: eventsQuery(this.channel),
             signal: controller.signal,
           });
           failures = 0;
         } catch (err) {
           if (controller.signal.aborted) return;
-          if (err instanceof ApiError && err.code === "not_a_member" && this.token) {
-            // Our place is gone, not taken: the next request (no token) enters again.
-            this.token = null;
-            state.cursor = null;
-            continue;
-          }
           if (!(err instanceof ApiError) || !err.retriable) {
             this.stop();
             onError(err);
@@ -204,17 +225,35 @@ export class SignalingClient {
           continue;
         }
         if (controller.signal.aborted) return;
-        const descriptions = unseen(events.descriptions);
-        const candidates = unseen(events.candidates);
-        const news =
-          events.answer || descriptions.length || candidates.length || events.peers !== state.peers;
-        state.cursor = events.cursor;
-        state.peers = events.peers;
-        onEvents({ peers: events.peers, answer: events.answer, descriptions, candidates });
-        if (!news && Date.now() - askedAt < UNHELD_MS) await sleep(RETRY_MS[0]);
+        const before = this.channel.peers;
+        const news = this.take(events);
+        onEvents(news);
+        const quiet = !news.answer && !news.descriptions.length && !news.candidates.length;
+        if (quiet && news.peers === before && Date.now() - askedAt < UNHELD_MS) {
+          await sleep(RETRY_MS[0]);
+        }
       }
     };
     run();
+  }
+
+  take(events) {
+    // An answer of the push channel, as news: the signals not seen before (by key); its
+    // cursor acknowledges them with the next request.
+    const channel = this.channel;
+    const unseen = (items) =>
+      (items || []).filter((item) => {
+        const key = JSON.stringify(item.key);
+        return !channel.seen.has(key) && channel.seen.add(key);
+      });
+    channel.cursor = events.cursor;
+    channel.peers = events.peers;
+    return {
+      peers: events.peers,
+      answer: events.answer,
+      descriptions: unseen(events.descriptions),
+      candidates: unseen(events.candidates),
+    };
   }
 
   stop() {
@@ -228,14 +267,40 @@ export class SignalingClient {
     // after the other side left removes only what we sent (DELETE /room). keepalive lets the
     // request outlive the page.
     this.stop();
+    this.channel = null;
     if (!this.token) return;
     const path = hangUp ? "/signal" : "/room";
     try {
-      await this.request("DELETE", path, { keepalive });
+      // A place already forgotten is not taken again just to give it back.
+      await this.request("DELETE", path, { keepalive, regain: false });
     } finally {
       this.token = null;
     }
   }
+}
+
+function newChannel() {
+  // What the push channel carries from one request to the next.
+  return { cursor: null, peers: null, seen: new Set() };
+}
+
+async function fetchRtcConfiguration(client) {
+  const answer = await client.request("GET", "/api/ice-servers");
+  const config = { iceServers: answer.iceServers || [] };
+  const policy = answer.iceTransportPolicy;
+  if (policy && policy !== "all") config.iceTransportPolicy = policy;
+  const ttl = typeof answer.ttl === "number" ? answer.ttl * 1000 : 0;
+  ICE_CACHE.set(client.baseUrl, { config, expires: Date.now() + ttl, refresh: Date.now() + ttl / 2 });
+  return config;
+}
+
+export function prefetchRtcConfiguration(baseUrl) {
+  // Ask for the ICE servers before a call (a page does it while idle), and again once half
+  // their lifetime has passed: the call then starts with them at hand.
+  const client = new SignalingClient(baseUrl);
+  const cached = ICE_CACHE.get(client.baseUrl);
+  if (cached && cached.refresh > Date.now()) return Promise.resolve(cached.config);
+  return fetchRtcConfiguration(client);
 }
 
 function eventsQuery({ cursor, peers }) {

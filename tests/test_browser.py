@@ -186,8 +186,9 @@ def signaling_requests(person: Person) -> list[str]:
 
 def test_the_second_person_answers_in_few_round_trips(live_server, people):
     """Each request the page waits for before answering delays every call: entering the room
-    and reading its offer are one request, the ICE servers are asked for meanwhile, and the
-    caller's candidates are read while the answer is being made."""
+    brings the offer and the caller's candidates so far in one request, the ICE servers were
+    asked for before the click, and the answer is the next request, which also clears the
+    answered offer."""
     url = room_url(live_server, "quick")
     alice, bob = people(url), people(url)
     alice.start()
@@ -197,15 +198,16 @@ def test_the_second_person_answers_in_few_round_trips(live_server, people):
     alice.expect_state("connected")
     bob.expect_state("connected")
 
-    # Entering (with the offer read) comes first: a full room is told before the camera.
-    assert sorted(sent[:2]) == ["GET /api/ice-servers", "GET /signal offer"]
-    # The push channel brings the caller's candidates while the answer is being made; it is
-    # the page's only read: no heartbeat, no long-poll per kind, no DELETE per candidate.
-    assert sent.index("GET /events wait") < sent.index("POST /signal answer")
-    assert not [r for r in sent if r.startswith(("GET /room", "GET /signal candidate"))]
-    assert not [r for r in sent if r == "DELETE /signal" or r.startswith("GET /signal answer")]
-    assert sent.count("GET /signal offer") == 1
-    assert "DELETE /signal offer" in sent  # the seed's clean-up still happens
+    # Entering (everything waiting read at once) comes first: a full room is told before the
+    # camera; the answer is the very next request, on the connection entering used.
+    assert sent[:2] == ["GET /events", "POST /signal answer"]
+    # The push channel starts once the answer is out; it is the page's only read: no
+    # heartbeat, no long-poll per kind, no DELETE per candidate or of the answered offer.
+    assert sent.index("GET /events wait") > sent.index("POST /signal answer")
+    assert not [r for r in sent if r.startswith(("GET /room", "GET /signal"))]
+    assert not [r for r in sent if r.startswith("DELETE /signal")]
+    assert "GET /api/ice-servers" not in sent
+    assert room_state(live_server, "quick")["offer"] == 0  # the answer took it along
 
 
 def test_candidates_before_the_answer_are_queued(live_server, people):

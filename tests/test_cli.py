@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -64,7 +65,54 @@ def test_flask_clear_needs_one_choice(runner, args):
 def test_flask_clear_bad_room(runner):
     result = runner.invoke(args=["clear-rooms", "--room", "no/slash"])
     assert result.exit_code == 1
-    assert "room must be" in result.output
+    assert "A room name is 1-64 letters" in result.output
+
+
+def test_flask_clear_a_room_named_in_any_script(app, client, runner):
+    """The name as typed on the command line, not yet NFC: the room the server knows."""
+    client.post("/signal", json={"room": "東京 会議", "type": "offer", "payload": OFFER})
+    result = runner.invoke(args=["clear-rooms", "--room", " 東京\u3000会議 "])
+    assert result.exit_code == 0, result.output
+    assert "東京 会議: removed 1 entries" in result.output
+
+
+def run_flask(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``flask ARGS`` for the app, as a newcomer runs it: no Twilio nor TURN settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SIGNAL_", "TW"))}
+    env = {k: v for k, v in env.items() if not k.startswith("TURN_")}
+    env.update(FLASK_APP="flask_app", SIGNAL_STORE=f"sqlite:///{tmp_path / 's.sqlite'}")
+    flask = Path(sys.executable).parent / "flask"
+    return subprocess.run(
+        [str(flask), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("args", [["clear-rooms", "--help"], ["clear-rooms", "--all"]])
+def test_flask_commands_say_nothing_of_ice_servers(tmp_path, args):
+    """The warning that no TURN server is set is for the server that hands ICE servers out:
+    a command that never does stays quiet about it."""
+    result = run_flask(*args, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert ("Usage: flask clear-rooms" if "--help" in args else "cleared 0 room(s)") in (
+        result.stdout
+    )
+
+
+def test_the_server_still_warns_when_it_hands_out_stun_alone(store_url, caplog):
+    from flask_app import create_app
+
+    with caplog.at_level(logging.WARNING, logger="webrtc_signal.ice"):
+        app = create_app({"TESTING": True, "SIGNAL_STORE": store_url})
+        try:
+            assert caplog.records == []  # not at start: at the first request that needs them
+            client = app.test_client()
+            assert client.get("/api/ice-servers").json["source"] == "fallback"
+            assert client.get("/api/ice-servers").json["source"] == "fallback"
+        finally:
+            app.extensions["webrtc_signal"].store.close()
+    [warning] = caplog.records
+    assert "TURN_URLS and TURN_SECRET" in warning.getMessage()
 
 
 def test_console_script_usage_and_help(capsys):

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from flask_app import create_app
+from harness.clock import FakeClock
 from harness.endpoint import Endpoint
 from webrtc_signal import InvalidRequest, MemoryStore, NotAMember, Signaling, TooManySignals
 
@@ -90,12 +92,14 @@ def test_the_cursor_acknowledges_and_deletes_what_was_delivered(signaling, call)
     assert after == {
         "cursor": None,
         "peers": 2,
+        "offer": None,
         "answer": None,
         "candidates": [],
         "descriptions": [],
     }
     state = signaling.room_state("r")
-    assert (state["answer"], state["candidates_for_initiator"], state["offer"]) == (0, 0, 1)
+    # Bob's answer took the offer it answered along.
+    assert (state["answer"], state["candidates_for_initiator"], state["offer"]) == (0, 0, 0)
 
 
 def test_a_candidate_posted_after_the_answer_is_not_acknowledged_unseen(signaling, call):
@@ -265,13 +269,14 @@ def test_hanging_up_clears_descriptions_and_leaving_takes_the_leavers(signaling,
 
 
 def test_a_dead_members_descriptions_go_with_it():
-    signaling = Signaling(MemoryStore(), peer_timeout=0.2)
+    clock = FakeClock(1000.0)
+    signaling = Signaling(MemoryStore(clock=clock), peer_timeout=10, clock=clock)
     alice, bob = enter(signaling, "alice"), enter(signaling, "bob")
     signaling.post("r", "description", reoffer(1), **alice)
     signaling.post("r", "description", reoffer(2), **bob)
-    time.sleep(0.1)
+    clock.now += 6
     signaling.presence("r", **bob)
-    time.sleep(0.15)  # alice silent for more than the peer timeout; bob was not
+    clock.now += 6  # alice silent for more than the peer timeout; bob was not
     assert signaling.room_state("r") == {
         "peers": 1,
         "offer": 0,
@@ -321,6 +326,7 @@ def test_events_over_http_enter_the_room_and_deliver(client):
     assert first.json == {
         "cursor": None,
         "peers": 1,
+        "offer": None,
         "answer": None,
         "candidates": [],
         "descriptions": [],
@@ -373,7 +379,9 @@ def test_waiting_tells_the_count_and_nothing_else_without_a_place(client):
     # Asking took no place: a second person still gets in after the first left.
     client.delete("/room?room=w&peer=alice", headers={"X-Peer-Token": token})
     assert client.get("/waiting?room=w").json["waiting"] == 1
-    assert client.get("/waiting?room=no%20spaces").status_code == 400
+    assert client.get("/waiting?room=no%2Fslashes").status_code == 400
+    # A name as typed, spaces and all, is told as the server knows it: normalised.
+    assert client.get("/waiting?room=%20w%20").json == {"room": "w", "waiting": 1}
 
 
 def test_descriptions_over_http(client):
@@ -427,15 +435,58 @@ def test_bad_descriptions_are_refused_and_store_nothing(app, client, who, body, 
     assert app.extensions["webrtc_signal"].room_state("d")["descriptions"] == 0
 
 
-def test_a_peerless_description_is_400_in_an_open_room_too(app, client):
-    app.extensions["webrtc_signal"].members.open_rooms = True
-    client.get("/room?room=o&peer=alice")
-    payload = {"type": "offer", "sdp": "x"}
-    resp = client.post("/signal", json={"room": "o", "type": "description", "payload": payload})
-    assert resp.status_code == 400
-    assert resp.json["message"] == (
+@pytest.fixture
+def open_client(tmp_path):
+    """A test client of an app with SIGNAL_OPEN_ROOMS on."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SIGNAL_STORE": f"sqlite:///{tmp_path / 'open.sqlite'}",
+            "SIGNAL_OPEN_ROOMS": "1",
+        }
+    )
+    yield app.test_client()
+    app.extensions["webrtc_signal"].store.close()
+
+
+def test_a_seed_client_in_an_open_room_over_http_is_unaffected(open_client):
+    """Our member offers and posts an in-call description; a client without a peer id reads
+    and answers as the seed did, sees no description anywhere, and may post none."""
+    client = open_client
+    alice = {"X-Peer-Token": client.get("/room?room=o&peer=alice").headers["X-Peer-Token"]}
+    member = {"room": "o", "peer": "alice"}
+    client.post("/signal", json={**member, "type": "offer", "payload": OFFER}, headers=alice)
+    client.post(
+        "/signal", json={**member, "type": "description", "payload": reoffer(1)}, headers=alice
+    )
+
+    assert client.get("/signal?room=o&type=offer").json == {"type": "offer", "payload": OFFER}
+    assert (
+        client.post("/signal", json={"room": "o", "type": "answer", "payload": ANSWER}).status_code
+        == 201
+    )
+    posted = client.post(
+        "/signal", json={"room": "o", "type": "candidate_receiver", "payload": cand(1)}
+    )
+    assert posted.status_code == 201
+    assert client.get("/signal?room=o&type=candidate_initiator").json == []
+    assert [c["payload"] for c in client.get("/signal?room=o&type=candidate_receiver").json] == [
+        cand(1)
+    ]
+    refused = client.post(
+        "/signal", json={"room": "o", "type": "description", "payload": reoffer(2)}
+    )
+    assert refused.status_code == 400
+    assert refused.json["message"] == (
         "in-call descriptions are for members: send your peer id and token"
     )
+    assert client.get("/signal?room=o&type=description").status_code == 400
+    # The member's own events carry the seed client's answer and candidate, not its own
+    # description.
+    got = client.get("/events?room=o&peer=alice", headers=alice).json
+    assert (got["answer"], got["descriptions"]) == (ANSWER, [])
+    assert [c["payload"] for c in got["candidates"]] == [cand(1)]
+    assert client.delete("/signal?room=o").json == {"deleted": 4}  # the seed client hangs up
 
 
 def test_descriptions_are_not_read_through_signal(client):

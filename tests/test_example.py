@@ -1,16 +1,22 @@
-"""examples/stdlib_server.py: the protocol served without Flask, driven over HTTP."""
+"""The examples: examples/stdlib_server.py (the protocol served without Flask, driven over
+HTTP), and every Python and JS example of the README, run as written."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import re
+import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from flask_app import create_app
 from harness.endpoint import Endpoint
+from tests.helpers import LiveServer, room_is_clear, room_state
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stdlib_server.py"
 
@@ -166,3 +172,161 @@ def test_the_example_answers_every_request_as_the_flask_app(example_url, live_se
     assert [_api_part(row) for row in ours] == [_api_part(row) for row in theirs]
     statuses = [row[2] for row in ours]
     assert {200, 201, 400, 403, 404, 405, 409, 413, 415} <= set(statuses)
+
+
+# -- the README's examples -----------------------------------------------------------------
+#
+# Every fenced ```python and ```js block of README.md runs here as written, with one change:
+# the addresses that stand for your server ("http://127.0.0.1:5000", "https://chat.example")
+# become the test's live server. Python blocks run in one namespace, top to bottom, as a
+# reader would paste them into one session; the JS block runs as a module in Chromium. A
+# block meant only to show a shape, which cannot run, says so on the line above its fence:
+#
+#     <!-- illustrative: why it cannot run -->
+#
+# and is then only parsed (Python by compile(), JS by `node --check`).
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+PLACEHOLDERS = ("http://127.0.0.1:5000", "https://chat.example")
+ILLUSTRATIVE = re.compile(r"<!-- illustrative: (.+) -->")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of the README."""
+
+    lang: str
+    code: str
+    line: int  # where its fence opens
+    illustrative: str | None  # why it cannot run, when it says so
+
+    def on(self, url: str) -> str:
+        """The code with the placeholders for your server replaced by ``url``."""
+        code = self.code
+        for placeholder in PLACEHOLDERS:
+            code = code.replace(placeholder, url)
+        return code
+
+
+def readme_blocks(lang: str) -> list[Block]:
+    """The README's ``lang`` blocks, in order."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    blocks, n = [], 0
+    while n < len(lines):
+        if lines[n] == f"```{lang}":
+            end = lines.index("```", n + 1)
+            above = next((line for line in reversed(lines[:n]) if line.strip()), "")
+            marked = ILLUSTRATIVE.fullmatch(above.strip())
+            code = "\n".join(lines[n + 1 : end]) + "\n"
+            blocks.append(Block(lang, code, n + 1, marked[1] if marked else None))
+            n = end
+        n += 1
+    return blocks
+
+
+def test_the_readme_has_the_examples_these_tests_run():
+    python, js = readme_blocks("python"), readme_blocks("js")
+    assert len(python) >= 3 and len(js) >= 1
+    fences = re.findall(r"^```(\w*)$", README.read_text(encoding="utf-8"), re.MULTILINE)
+    # Every opening fence names its language: a block of code in no language would go unrun.
+    assert set(fences[::2]) <= {"python", "js", "sh"}, fences
+
+
+def test_illustrative_blocks_at_least_parse(tmp_path):
+    for block in readme_blocks("python"):
+        compile(block.code, f"README.md:{block.line}", "exec")
+    for block in readme_blocks("js"):
+        module = tmp_path / f"readme_{block.line}.mjs"
+        module.write_text(block.code)
+        checked = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
+        assert checked.returncode == 0, f"README.md:{block.line}: {checked.stderr}"
+
+
+@pytest.fixture
+def turn_app(store_url, turn_server):
+    """The app handing out the test's own TURN server: nothing here reaches out of the machine
+    for ICE (the fallback would be Google's public STUN)."""
+    app = create_app(
+        {"TESTING": True, "SIGNAL_STORE": store_url}
+        | {"TURN_URLS": turn_server.url, "TURN_SECRET": turn_server.secret}
+    )
+    yield app
+    app.extensions["webrtc_signal"].store.close()
+
+
+@pytest.fixture
+def turn_live_server(turn_app):
+    server = LiveServer(turn_app).start()
+    yield server
+    server.stop()
+
+
+def hang_up_on_echo(url: str, room: str, done: threading.Event) -> threading.Thread:
+    """The other side of the README's ``call()``: a peer that greets, and hangs up as soon as
+    the greeting comes back echoed."""
+    from webrtc_signal.peer import Peer
+
+    async def partner() -> None:
+        peer = Peer(url, room, greeting="hello from the test", use_ice_servers=False)
+        peer.on_chat = lambda text: peer.hang_up()
+        try:
+            await peer.run()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=asyncio.run, args=(partner(),), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_readme_python_examples_run(turn_live_server, capsys):
+    """The core, ``handle`` and the Python peer, as the README shows them; the peer's call is
+    answered by a peer of the test's, which hangs up: the README's prints what it says."""
+    done = threading.Event()
+    partner = hang_up_on_echo(turn_live_server.url, "my-room", done)
+    namespace: dict = {"__name__": "readme"}
+    runnable = [block for block in readme_blocks("python") if block.illustrative is None]
+    assert runnable
+    for block in runnable:
+        exec(compile(block.on(turn_live_server.url), f"README.md:{block.line}", "exec"), namespace)
+    partner.join(30)
+    assert done.is_set(), "the test's peer never finished its call"
+    printed = capsys.readouterr().out.splitlines()
+    # on_chat=print shows the greeting; then the ending, as the comment beside it says.
+    assert printed == ["hello from the test", "the other side hung up"]
+    assert room_is_clear(turn_live_server, "my-room")
+
+
+@pytest.mark.browser
+def test_the_readme_js_example_runs_in_a_browser(turn_live_server, browser):
+    """The signaling.js example as a module of a page on the server's origin: it enters the
+    room, posts its offer and trickles candidates; leaving the page hangs up."""
+    [block] = [block for block in readme_blocks("js") if block.illustrative is None]
+    url = turn_live_server.url
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    blank = "<!doctype html><title>README example</title>"
+    page.route(
+        f"{url}/readme-example", lambda route: route.fulfill(body=blank, content_type="text/html")
+    )
+    try:
+        page.goto(f"{url}/readme-example")
+        page.add_script_tag(content=block.on(url), type="module")
+        for _ in range(100):
+            state = room_state(turn_live_server, "my-room")
+            if state["offer"] and state["candidates_for_receiver"]:
+                break
+            page.wait_for_timeout(100)
+        assert state["peers"] == 1 and state["offer"] == 1, state
+        assert state["candidates_for_receiver"] >= 1, state  # the initiator's, for the receiver
+        page.goto("about:blank")  # pagehide: the example hangs up
+        for _ in range(50):
+            if room_is_clear(turn_live_server, "my-room"):
+                break
+            page.wait_for_timeout(100)
+        assert room_is_clear(turn_live_server, "my-room"), room_state(turn_live_server, "my-room")
+        assert errors == []
+    finally:
+        page.close()

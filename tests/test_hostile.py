@@ -23,12 +23,17 @@ json_values = st.recursive(
     max_leaves=12,
 )
 rooms = st.one_of(
-    st.sampled_from(["default-room", "r", "a" * 64, "a" * 65, "", "../x", "é", "a b"]),
+    st.sampled_from(
+        ["default-room", "r", "a" * 64, "a" * 65, "", "../x", "é", "a b", "東京 会議", "..", "a%_"]
+    ),
+    st.just(f" {VICTIM}  "),
     st.just(VICTIM),
     st.text(max_size=70),
 )
 types = st.one_of(
-    st.sampled_from(["offer", "answer", "candidate_initiator", "candidate_receiver"]),
+    st.sampled_from(
+        ["offer", "answer", "candidate_initiator", "candidate_receiver", "description"]
+    ),
     st.text(max_size=20),
     json_values,
 )

@@ -1,6 +1,8 @@
-"""The page's modules without a DOM (public/signaling.js, public/call.js) under ``node --test``.
+"""The page's modules without a DOM (public/*.js but the page's own) under ``node --test``.
 
-signaling.js talks to a live server; call.js runs against a fake RTCPeerConnection.
+signaling.js talks to a live server; call.js and negotiation.js run against a fake
+RTCPeerConnection (tests/js/fake_rtc.mjs); recovery.js is a pure policy; rooms.js is checked
+on the room-name cases the server's own tests use.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture
 def modules(tmp_path) -> Path:
-    """The public modules and the JS tests in one folder that Node reads as ES modules."""
-    for path in [*(ROOT / "public").glob("*.js"), *(Path(__file__).parent / "js").glob("*.mjs")]:
+    """The public modules, the JS tests and the room-name cases they share with the server's
+    tests, in one folder that Node reads as ES modules."""
+    tests = Path(__file__).parent
+    for path in [*(ROOT / "public").glob("*.js"), *(tests / "js").glob("*.mjs")]:
         shutil.copy(path, tmp_path / path.name)
+    shutil.copy(tests / "room_names.json", tmp_path / "room_names.json")
     (tmp_path / "package.json").write_text(json.dumps({"type": "module"}))
     return tmp_path
 

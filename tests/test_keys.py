@@ -17,12 +17,12 @@ from webrtc_signal.keys import (
 )
 
 
-@pytest.mark.parametrize("room", ["default-room", "a", "A_b-9", "x" * 64])
+@pytest.mark.parametrize("room", ["default-room", "a", "A_b-9", "x" * 64, "a b", "é", "my room.2"])
 def test_good_rooms(room):
     assert check_room(room) == room
 
 
-@pytest.mark.parametrize("room", ["", "x" * 65, "a b", "a/b", "..", "é", "a\n", None, 7, ["a"]])
+@pytest.mark.parametrize("room", ["", "x" * 65, "a/b", "..", "a\x00", None, 7, ["a"]])
 def test_bad_rooms(room):
     with pytest.raises(InvalidRequest):
         check_room(room)
@@ -84,7 +84,7 @@ def test_in_call_description_keys_sort_in_the_order_they_were_made(monkeypatch):
         ["webrtc_signal", "r", "offer", "extra"],
         ["webrtc_signal", "r", "candidates_for_receiver"],
         ["webrtc_signal", "r", "candidates_for_receiver", "not-a-uuid"],
-        ["webrtc_signal", "bad room", "offer"],
+        ["webrtc_signal", "bad/room", "offer"],
         ["other", "r", "offer"],
         ["webrtc_signal", "r", "peers", "0"],
         ("webrtc_signal", "r", "offer"),

@@ -79,14 +79,15 @@ def test_built_wheel_serves_the_page(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         zf.extractall(tmp_path / "site")
-    for name in ("index.html", "main.js", "signaling.js", "call.js", "ui.js", "style.css"):
+    page = ["index.html", "main.js", "signaling.js", "call.js", "ui.js", "style.css"]
+    for name in [*page, "rooms.js", "words.js", "favicon.svg"]:
         assert f"flask_app/public/{name}" in names
     assert not any(name.endswith(".env") or "tests/" in name for name in names)
     assert not any(name.startswith(("harness/", "bench/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = (tmp_path / "site" / entry_points).read_text()
     assert "clear-rooms = webrtc_signal.cli:main" in scripts
-    assert "webrtc-peer = webrtc_signal.peer:main" in scripts
+    assert "webrtc-peer = webrtc_signal.peer_script:main" in scripts
 
     script = f"""
 import flask_app

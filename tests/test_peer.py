@@ -21,12 +21,15 @@ from pathlib import Path
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+import webrtc_signal.peer.call as peer_call
 from harness.network import free_port
-from tests.helpers import room_is_clear, room_state, wait_until
+from tests.helpers import app_process, room_is_clear, room_state, wait_until
 from tests.seed_client import SeedClient
 from webrtc_signal.client import SignalingClient
 from webrtc_signal.peer import (
+    BYE_JSON,
     ECHO_PREFIX,
     TRACK_ID_PREFIX,
     Ending,
@@ -149,7 +152,7 @@ def test_command_line_checks_its_arguments(capsys):
     )
     assert parse_args(["--url", "https://x.example"]).room == "default-room"
     for argv, message in [
-        (["--url", "http://x", "--room", "no spaces"], "room must be 1-64 characters"),
+        (["--url", "http://x", "--room", "no/slashes"], "A room name is 1-64 letters"),
         (["--url", "127.0.0.1:5000"], "starting http:// or https://"),
         (["--room", "r"], "--url"),
     ]:
@@ -258,7 +261,7 @@ def test_two_peers_connect_chat_and_hang_up(live_server, start_peer):
     assert bob.wait() == 0
     assert bob.lines["err"][-1] == "webrtc-peer: hung up"
     assert alice.wait() == 0
-    assert alice.lines["err"][-1] == "webrtc-peer: the other side left"
+    assert alice.lines["err"][-1] == "webrtc-peer: the other side hung up"
     assert room_is_clear(live_server, "duo")
 
 
@@ -361,7 +364,7 @@ def test_a_client_without_a_peer_id_offers_and_the_peer_answers(live_server, sta
         else:
             seed.hang_up()
             assert peer.wait() == 0
-            assert peer.lines["err"][-1] == "webrtc-peer: the other side left"
+            assert peer.lines["err"][-1] == "webrtc-peer: the other side hung up"
         assert seed.received == ["hi, seed", "echo: hello <b>"]  # plain text, and no bye
         assert peer.lines["out"] == ["them: hello <b>"]
     finally:
@@ -401,10 +404,11 @@ async def until(check: Callable[[], bool], timeout: float, message: str) -> None
 
 def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
     """The peer in this process, as the initiator; its partner answers by hand, trickles two
-    candidates, then leaves the room with its connection still up. The peer holds at most one
-    request open at once (the events channel: no long-poll beside it, no heartbeat, no
-    deletion by key), applies the candidates, and their acknowledgement leaves none stored;
-    the partner's leaving alone (its peer count) ends the call."""
+    candidates, then leaves the room with its connection still up, and says bye a second
+    later. The peer holds at most one request open at once (the events channel: no long-poll
+    beside it, no heartbeat, no deletion by key), applies the candidates, and their
+    acknowledgement leaves none stored; the partner's leaving alone (its peer count) does not
+    end the call, its bye does."""
     caplog.set_level(logging.DEBUG, logger="webrtc_signal.peer")
     room = "one-at-a-time"
 
@@ -421,6 +425,8 @@ def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
             async with SignalingClient(live_server.url, room) as partner:
                 await partner.enter()
                 pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                channels: list = []
+                pc.on("datachannel", channels.append)
                 await pc.setRemoteDescription(description_from_json(await partner.read_offer()))
                 await pc.setLocalDescription(await pc.createAnswer())
                 answer = description_to_json(pc.localDescription)
@@ -441,8 +447,11 @@ def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
                     5,
                     "the answer and candidates were not acknowledged",
                 )
-                left = time.monotonic()
                 await partner.leave()
+                await asyncio.sleep(1.5)  # the room counts one peer: the call goes on
+                assert peer.connected and not running.done()
+                left = time.monotonic()
+                channels[0].send(BYE_JSON)
                 ending = await asyncio.wait_for(running, 10)
                 noticed = time.monotonic() - left
                 await pc.close()
@@ -450,7 +459,7 @@ def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
 
     ending, transport, noticed = asyncio.run(scenario())
     assert ending is Ending.LEFT
-    assert noticed < 3  # the held request wakes when the room changes
+    assert noticed < 1  # the bye comes over the chat channel at once
     assert transport.most_open == 1
     asked = [(r.method, r.url.path, r.url.params.get("type")) for r in transport.requests]
     assert asked[:4] == [
@@ -463,6 +472,279 @@ def test_one_request_at_a_time_and_candidates_acknowledged(live_server, caplog):
     assert asked[-1] == ("DELETE", "/room", None)  # the one who stays leaves
     assert "applied 1 trickled candidates of the receiver" in caplog.text
     assert room_is_clear(live_server, room)
+
+
+# -- in-call negotiation and fresh connections (the page played by aiortc) -------------------
+
+
+class PagePartner:
+    """The page's side of a call, played by an aiortc RTCPeerConnection in this process: a
+    member of the room that answers the peer's offer or offers first, chats on "chat", and
+    posts in-call offers as ``description`` signals."""
+
+    def __init__(self, signaling: SignalingClient) -> None:
+        self.signaling = signaling
+        self.pc: RTCPeerConnection | None = None
+        self.channel = None
+        self.received: list[str] = []
+
+    def _new_pc(self) -> RTCPeerConnection:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.channel = None
+        self.pc.on("datachannel", self._take_channel)
+        return self.pc
+
+    def _take_channel(self, channel) -> None:
+        self.channel = channel
+        channel.on("message", lambda data: self.received.append(parse_message(data).text))
+
+    async def answer_offer(self) -> None:
+        """The seed's flow as the receiver: wait for the room's offer and answer it."""
+        offer = None
+        while offer is None:
+            offer = await self.signaling.read_offer(wait=5)
+        pc = self._new_pc()
+        await pc.setRemoteDescription(description_from_json(offer))
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(VideoStreamTrack())
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.signaling.post_answer(description_to_json(pc.localDescription))
+        await self.signaling.delete_offer()
+
+    async def offer_first(self) -> None:
+        """The seed's flow as the initiator: post an offer (its answer comes by events)."""
+        pc = self._new_pc()
+        self._take_channel(pc.createDataChannel("chat"))
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(VideoStreamTrack())
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.signaling.post_offer(description_to_json(pc.localDescription))
+        events = await self.signaling.poll_events(wait=5)
+        while events.answer is None:
+            events = await self.signaling.poll_events(wait=5)
+        await pc.setRemoteDescription(description_from_json(events.answer))
+
+    async def connected(self) -> None:
+        await until(
+            lambda: self.channel is not None and self.channel.readyState == "open",
+            15,
+            "the chat channel did not open",
+        )
+
+    async def chat(self, text: str) -> None:
+        """Say ``text``; the peer (run with echo) answers ``echo: <text>``."""
+        self.channel.send(chat_json(text))
+        await until(lambda: ECHO_PREFIX + text in self.received, 5, f"no echo of {text!r}")
+
+    async def next_description(self, wait: float = 10) -> dict | None:
+        """The next in-call description the peer sent; None if none came within ``wait``."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            events = await self.signaling.poll_events(wait=1)
+            if events.descriptions:
+                return events.descriptions[0].payload
+        return None
+
+
+def restarted_ice(sdp: str) -> str:
+    """An offer's SDP with new ICE credentials: what ``restartIce()`` makes a browser send."""
+    lines = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("a=ice-ufrag:"):
+            line = "a=ice-ufrag:rstU"
+        elif line.startswith("a=ice-pwd:"):
+            line = "a=ice-pwd:restartedrestartedrestarted"
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+@pytest.mark.parametrize("peer_offers", [True, False], ids=["peer-impolite", "peer-polite"])
+def test_the_peer_answers_an_in_call_re_offer_and_not_an_ice_restart(
+    live_server, caplog, peer_offers
+):
+    """Connected, the page adds a video track and re-offers: the peer answers with a
+    ``description`` whether it offered (impolite) or answered (polite), and the call goes on.
+    An ICE-restart offer (new ice-ufrag/ice-pwd) gets a one-line warning and no answer:
+    aiortc would keep its old ICE session."""
+    caplog.set_level(logging.INFO, logger="webrtc_signal.peer")
+    room = f"reoffer-{int(peer_offers)}"
+
+    async def scenario() -> Ending:
+        peer = Peer(live_server.url, room, echo=True, use_ice_servers=False)
+        async with SignalingClient(live_server.url, room) as signaling:
+            partner = PagePartner(signaling)
+            if peer_offers:
+                running = asyncio.create_task(peer.run())
+                await signaling.enter()
+                await partner.answer_offer()
+            else:
+                await signaling.enter()
+                offering = asyncio.create_task(partner.offer_first())
+                running = asyncio.create_task(peer.run())
+                await offering
+            await partner.connected()
+            await until(lambda: peer.connected, 10, "the peer did not connect")
+            assert peer.polite is not peer_offers
+            await partner.chat("before")
+
+            pc = partner.pc
+            added = pc.addTrack(VideoStreamTrack())
+            await pc.setLocalDescription(await pc.createOffer())
+            await signaling.post_description(description_to_json(pc.localDescription))
+            answer = await partner.next_description()
+            assert answer is not None and answer["type"] == "answer"
+            await pc.setRemoteDescription(description_from_json(answer))
+            assert pc.signalingState == "stable"
+            [transceiver] = [t for t in pc.getTransceivers() if t.sender is added]
+            assert transceiver.currentDirection == "sendonly"  # the peer receives it
+            await partner.chat("after the re-offer")
+
+            restart = await pc.createOffer()
+            offer = {"type": "offer", "sdp": restarted_ice(restart.sdp)}
+            await signaling.post_description(offer)
+            assert await partner.next_description(wait=3) is None
+            await partner.chat("after the refused restart")  # the old session goes on
+            assert peer.connected and not running.done()
+            peer.hang_up()
+            ending = await asyncio.wait_for(running, 10)
+            await pc.close()
+            await signaling.leave()
+            return ending
+
+    assert asyncio.run(scenario()) is Ending.HUNG_UP
+    assert "answered the other side's in-call offer" in caplog.text
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (
+        "the other side's in-call offer is not answered: it restarts ICE "
+        "(new ice-ufrag/ice-pwd), which aiortc cannot do"
+    )
+    assert room_is_clear(live_server, room)
+
+
+@pytest.mark.parametrize("fresh_offer_by", ["peer", "page"])
+def test_a_connection_lost_without_bye_is_rebuilt_in_the_same_room(
+    live_server, caplog, fresh_offer_by
+):
+    """The page's connection closes without a bye: the peer keeps its place and builds a
+    fresh connection with the seed's flow: it posts an offer the page answers, or answers the
+    offer the page posted first. Chat works again; the page's bye then ends the call."""
+    caplog.set_level(logging.INFO, logger="webrtc_signal.peer")
+    room = f"rebuilt-{fresh_offer_by}"
+
+    async def scenario() -> Ending:
+        peer = Peer(live_server.url, room, echo=True, use_ice_servers=False)
+        running = asyncio.create_task(peer.run())
+        async with SignalingClient(live_server.url, room) as signaling:
+            partner = PagePartner(signaling)
+            await signaling.enter()
+            await partner.answer_offer()
+            await partner.connected()
+            await partner.chat("first connection")
+            token = peer.signaling.token
+
+            lost = partner.pc
+            if fresh_offer_by == "peer":
+                await lost.close()  # no bye: a crashed tab's, a lost network's
+                await partner.answer_offer()  # the peer's fresh offer
+            else:
+                offering = asyncio.create_task(partner.offer_first())
+                await until(lambda: room_state(live_server, room)["offer"] == 1, 5, "no offer")
+                await lost.close()
+                await offering
+            await partner.connected()
+            await partner.chat("fresh connection")
+            assert peer.role == ("initiator" if fresh_offer_by == "peer" else "receiver")
+            assert peer.connected and peer.signaling.token == token  # its place kept
+            assert room_state(live_server, room)["peers"] == 2
+            partner.channel.send(BYE_JSON)
+            ending = await asyncio.wait_for(running, 10)
+            await partner.pc.close()
+            await signaling.leave()
+            return ending
+
+    assert asyncio.run(scenario()) is Ending.LEFT
+    assert "the connection was lost without a bye: building a fresh one" in caplog.text
+    assert "a fresh connection is up" in caplog.text
+    assert room_is_clear(live_server, room)
+
+
+def test_a_lost_connection_not_rebuilt_in_time_ends_the_call(live_server, monkeypatch):
+    """Nobody answers the fresh offer within FRESH_CONNECTION_S: the peer gives up, leaving
+    the room with what it sent (its offer)."""
+    monkeypatch.setattr(peer_call, "FRESH_CONNECTION_S", 1.5)
+    room = "lost"
+
+    async def scenario() -> tuple[Ending, float]:
+        peer = Peer(live_server.url, room, use_ice_servers=False)
+        running = asyncio.create_task(peer.run())
+        async with SignalingClient(live_server.url, room) as signaling:
+            partner = PagePartner(signaling)
+            await signaling.enter()
+            await partner.answer_offer()
+            await partner.connected()
+            await partner.pc.close()
+            lost = time.monotonic()
+            await until(lambda: room_state(live_server, room)["offer"] == 1, 5, "no fresh offer")
+            ending = await asyncio.wait_for(running, 10)
+            took = time.monotonic() - lost
+            assert room_state(live_server, room)["offer"] == 0  # taken along
+            await signaling.leave()
+            return ending, took
+
+    ending, took = asyncio.run(scenario())
+    assert ending is Ending.GONE
+    assert 1.5 <= took < 4
+    assert room_is_clear(live_server, room)
+
+
+def test_a_call_goes_on_through_a_server_restart(tmp_path, caplog):
+    """The server goes away (its sqlite store kept) for longer than the peer timeout: the
+    call goes on peer to peer, and once the server is back the peer's events channel enters
+    the room again under the same id and answers the page's next in-call offer."""
+    caplog.set_level(logging.INFO, logger="webrtc_signal")
+    store = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    settings = {"SIGNAL_PEER_TIMEOUT": "2", "SIGNAL_RATE_LIMIT": "off"}
+    server = app_process(store, **settings)
+    room = "restart"
+
+    async def scenario() -> Ending:
+        nonlocal server
+        peer = Peer(server.url, room, echo=True, use_ice_servers=False)
+        running = asyncio.create_task(peer.run())
+        async with SignalingClient(server.url, room) as signaling:
+            partner = PagePartner(signaling)
+            await signaling.enter()
+            await partner.answer_offer()
+            await partner.connected()
+            token = peer.signaling.token
+
+            server.stop()
+            await asyncio.sleep(3)  # both places expire meanwhile
+            await partner.chat("during the outage")  # peer to peer: no server needed
+            server = app_process(store, port=server.port, **settings)
+            await signaling.poll_events(wait=0.5)  # the page's channel gets back in too
+
+            pc = partner.pc
+            pc.addTrack(VideoStreamTrack())
+            await pc.setLocalDescription(await pc.createOffer())
+            await signaling.post_description(description_to_json(pc.localDescription))
+            answer = await partner.next_description(wait=20)
+            assert answer is not None and answer["type"] == "answer"
+            await pc.setRemoteDescription(description_from_json(answer))
+            await partner.chat("after the restart")
+            assert peer.signaling.token not in (None, token)  # a new place, the same call
+            assert peer.connected and not running.done()
+            peer.hang_up()
+            ending = await asyncio.wait_for(running, 10)
+            await pc.close()
+            await signaling.leave()
+            return ending
+
+    try:
+        assert asyncio.run(scenario()) is Ending.HUNG_UP
+    finally:
+        server.stop()
+    assert "entering it again" in caplog.text
 
 
 # -- with the page in Chromium ---------------------------------------------------------------
@@ -512,7 +794,7 @@ def test_page_and_peer_call(live_server, start_peer, people, peer_first):
         page.hang_up()
         page.expect_state("idle")
         assert peer.wait() == 0
-        assert "webrtc-peer: the other side left" in peer.lines["err"]
+        assert "webrtc-peer: the other side hung up" in peer.lines["err"]
     wait_until(lambda: room_is_clear(live_server, room), 5, "the room was not cleared")
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -81,3 +82,53 @@ def test_flask_run_reads_flaskenv_and_dotenv(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_icon_is_served_as_svg(client):
+    status, mimetype, data = fetch(client, "/favicon.svg")
+    assert (status, mimetype) == (200, "image/svg+xml")
+    svg = ElementTree.fromstring(data)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert svg.get("viewBox") == "0 0 64 64"
+    assert len(data) < 1024  # small: every tab asks for it
+    assert fetch(client, "/rooms.js")[:2] == (200, "text/javascript")
+    assert fetch(client, "/words.js")[:2] == (200, "text/javascript")
+
+
+def test_favicon_ico_leads_to_the_svg(client):
+    """Browsers ask for /favicon.ico by themselves: never a 404 in the console."""
+    with client.get("/favicon.ico") as resp:
+        assert resp.status_code == 302
+        assert resp.headers["Location"] == "favicon.svg"
+    with client.get("/favicon.ico", follow_redirects=True) as followed:
+        assert (followed.status_code, followed.mimetype) == (200, "image/svg+xml")
+
+
+@pytest.mark.browser
+def test_a_browser_shows_the_icon_under_the_pages_policy(live_server, browser):
+    """Chromium, on a page of the server with its headers (CSP included), follows
+    /favicon.ico to the SVG and draws it."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    try:
+        icon = page.goto(f"{live_server.url}/favicon.ico")
+        assert icon.ok and icon.url == f"{live_server.url}/favicon.svg"
+        assert icon.headers["content-type"].split(";")[0] == "image/svg+xml"
+        page.goto(f"{live_server.url}/")
+        assert "img-src 'self'" in page.evaluate(
+            "fetch('/').then((r) => r.headers.get('content-security-policy'))"
+        )
+        drawn = page.evaluate(
+            """() => new Promise((resolve) => {
+                const img = new Image();
+                img.onload = () => resolve(img.naturalWidth);
+                img.onerror = () => resolve(0);
+                img.src = "/favicon.ico";
+                document.body.append(img);
+            })"""
+        )
+        assert drawn > 0
+        assert errors == []
+    finally:
+        page.close()

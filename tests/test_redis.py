@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -45,8 +46,9 @@ def test_the_seed_flow_across_two_processes(two_apps):
     assert a.request("GET", "/signal?room=x&type=offer&peer=bob", token=bob)[1]["payload"] == OFFER
     answer = {"room": "x", "type": "answer", "payload": ANSWER, "peer": "bob"}
     assert b.request("POST", "/signal", answer, token=bob)[0] == 201
+    # A member's answer took the answered offer along: the seed's DELETE finds none.
     delete = "/signal?room=x&type=offer&peer=bob"
-    assert a.request("DELETE", delete, token=bob) == (200, {"deleted": 1})
+    assert a.request("DELETE", delete, token=bob) == (200, {"deleted": 0})
     batch = {
         "room": "x",
         "type": "candidate_initiator",
@@ -66,12 +68,14 @@ def test_the_seed_flow_across_two_processes(two_apps):
     assert a.request("GET", "/room?room=x&peer=bob", token=bob)[1]["peers"] == 1
 
 
-def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
+@pytest.mark.parametrize("room", ["w", "東京 会議"])  # the wake-up names the room in UTF-8
+def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps, room):
     a, b = two_apps
 
     def wait_on_a():
         start = time.monotonic()
-        result = a.request("GET", "/signal?room=w&type=answer&wait=20", timeout=30)
+        query = urlencode({"room": room, "type": "answer", "wait": 20})
+        result = a.request("GET", f"/signal?{query}", timeout=30)
         return time.monotonic() - start, result
 
     def post_to_b():
@@ -79,13 +83,35 @@ def test_a_post_to_one_process_wakes_a_reader_on_the_other(two_apps):
         return b.request(
             "POST",
             "/signal",
-            {"room": "w", "type": "answer", "payload": {"type": "answer", "sdp": "n1"}},
+            {"room": room, "type": "answer", "payload": {"type": "answer", "sdp": "n1"}},
         )
 
     (elapsed, (status, body)), (posted, _) = at_once([wait_on_a, post_to_b])
     assert posted == 201
     assert (status, body["payload"]) == (200, {"type": "answer", "sdp": "n1"})
     assert elapsed < 10  # woken through Redis, not by the 20 s timeout
+
+
+def test_an_in_call_description_posted_on_one_process_wakes_events_on_the_other(two_apps):
+    a, b = two_apps
+    alice, bob = a.enter("d", "alice"), b.enter("d", "bob")
+    reoffer = {"type": "offer", "sdp": "v=0 re-offer"}
+
+    def events_on_a():
+        start = time.monotonic()
+        path = "/events?room=d&peer=alice&peers=2&wait=20"
+        return time.monotonic() - start, a.request("GET", path, timeout=30, token=alice)
+
+    def post_to_b():
+        time.sleep(0.5)
+        body = {"room": "d", "peer": "bob", "type": "description", "payload": reoffer}
+        return b.request("POST", "/signal", body, token=bob)
+
+    (elapsed, (status, body)), (posted, _) = at_once([events_on_a, post_to_b])
+    assert posted == 201
+    assert status == 200
+    assert [d["payload"] for d in body["descriptions"]] == [reoffer]
+    assert elapsed < 3  # woken through Redis, not by the hold's 5 s timeout
 
 
 def test_concurrent_offers_across_processes(two_apps):

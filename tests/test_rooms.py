@@ -133,7 +133,7 @@ def test_hang_up_clears_signals_and_frees_the_callers_slot(signaling):
     signaling.post("r", "candidate_initiator", CAND, **alice)
     signaling.post("r", "answer", ANSWER, **bob)
     signaling.post("r", "candidate_receiver", CAND, **bob)
-    assert signaling.hang_up("r", **alice) == 4
+    assert signaling.hang_up("r", **alice) == 3  # the offer went with the answer
     assert signaling.presence("r", **bob)["peers"] == 1
     assert signaling.read("r", "answer", **bob) is None
     carol = enter(signaling, "r", "carol")
@@ -166,7 +166,7 @@ def test_entering_takes_a_peer_id(signaling):
     with pytest.raises(InvalidRequest):
         signaling.enter("r", None)
     with pytest.raises(InvalidRequest):
-        signaling.enter("bad room", "alice")
+        signaling.enter("bad/room", "alice")
 
 
 def test_signals_expire_after_the_ttl(signaling, clock):
@@ -212,7 +212,7 @@ def test_clear_rooms(signaling):
     assert signaling.clear_rooms() == {"a": 1, "b": 2}
     assert signaling.clear_rooms() == {}
     with pytest.raises(InvalidRequest):
-        signaling.clear_rooms("not a room")
+        signaling.clear_rooms("not/a/room")
 
 
 # -- long-poll and batches -----------------------------------------------------------------
@@ -343,6 +343,10 @@ def test_a_members_requests_cost_few_sqlite_statements(tmp_path, clock, monkeypa
     clock.now += 1
     assert cost(lambda: signaling.presence("r", **alice)) == ({"room": "r", "peers": 2}, 2)
     assert cost(lambda: signaling.presence("r", **alice))[1] == 1
+    # Hanging up: both places, the room's signals, their deletion, the place read and freed.
+    signaling.post_candidates("r", "candidate_initiator", batch, **alice)
+    signaling.post("r", "description", offer, **alice)
+    assert cost(lambda: signaling.hang_up("r", **alice)) == (3, 5)
     store.close()
 
 

@@ -288,6 +288,51 @@ def test_count_matches_list(store, advance):
     assert store.count(("ns", "nothing")) == 0
 
 
+# Rooms people type (see webrtc_signal/names.py), and key parts that would be wildcards or
+# escapes to a backend that matched prefixes by pattern (SQL LIKE, Redis glob) instead of by
+# range or index: each must list, count and clear only its own entries.
+TYPED_ROOMS = ["café", "cafe", "東京 会議", "東京", "my room.2", "my room", "my", "a_b", "axb"]
+WILDCARD_ROOMS = ["a%", "a%b", "a_", "a\\_", "a*", "a?", "a[b]", "a\\", "idx:x", "x.y", "x y"]
+
+
+@pytest.mark.parametrize("rooms", [TYPED_ROOMS, WILDCARD_ROOMS], ids=["typed", "wildcards"])
+def test_rooms_with_any_characters_keep_to_themselves(store, rooms):
+    for n, room in enumerate(rooms):
+        store.set(("ns", room, "offer"), {"room": room}, ttl=60)
+        store.set(("ns", room, "cand", f"c{n}"), n, ttl=60)
+    for n, room in enumerate(rooms):
+        assert store.get(("ns", room, "offer")) == {"room": room}
+        assert store.get_many([("ns", room, "offer")]) == [{"room": room}]
+        assert store.list(("ns", room)) == [
+            (("ns", room, "offer"), {"room": room}),
+            (("ns", room, "cand", f"c{n}"), n),
+        ]
+        assert store.list(("ns", room, "cand")) == [(("ns", room, "cand", f"c{n}"), n)]
+        assert store.count(("ns", room)) == 2
+    assert {key[1] for key, _ in store.list(("ns",))} == set(rooms)
+    # Clearing one room leaves every other, the ones its name is a prefix of included.
+    first, *others = rooms
+    assert store.delete_prefix(("ns", first)) == 2
+    assert store.list(("ns", first)) == []
+    for room in others:
+        assert store.count(("ns", room)) == 2
+    assert store.delete_many([("ns", room, "offer") for room in others]) == len(others)
+    assert sorted(key[1] for key, _ in store.list(("ns",))) == sorted(others)
+
+
+def test_a_one_part_prefix_with_wildcards_lists_only_itself(store):
+    """Listing under a short prefix (Redis walks its keyspace for it) takes its text literally."""
+    store.set(("n*", "r", "offer"), 1, ttl=60)
+    store.set(("n?", "r", "offer"), 2, ttl=60)
+    store.set(("nx", "r", "offer"), 3, ttl=60)
+    store.set(("n[x]", "r", "offer"), 4, ttl=60)
+    assert store.list(("n*",)) == [(("n*", "r", "offer"), 1)]
+    assert store.list(("n?",)) == [(("n?", "r", "offer"), 2)]
+    assert store.list(("n[x]",)) == [(("n[x]", "r", "offer"), 4)]
+    assert store.delete_prefix(("n*",)) == 1
+    assert store.get(("nx", "r", "offer")) == 3
+
+
 def test_keys_with_the_separator_are_refused(store):
     with pytest.raises(ValueError):
         store.set(("ns", "a\x1fb"), 1, ttl=60)

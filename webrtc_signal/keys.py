@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from .errors import InvalidRequest
+from .names import ROOM_RULE, normalize_room
 from .protocol import (
     CANDIDATES_FOR,
     DESCRIPTION,
@@ -27,7 +28,8 @@ from .protocol import (
 
 Key = tuple[str, ...]
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Peer ids are made by programs, not typed by people: they keep the plain ASCII rule.
+_PEER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")
 # The last time prefix handed out, so ids made in one process sort in the order they were
 # made even when the clock stands still or steps back.
@@ -97,17 +99,18 @@ def check_payload(signal_type: str, payload: object) -> dict:
 
 
 def check_room(room: object) -> str:
-    """Return ``room`` if it is a valid room name, else raise InvalidRequest."""
-    if not isinstance(room, str) or not _NAME.fullmatch(room):
-        raise InvalidRequest("room must be 1-64 characters of A-Z a-z 0-9 _ -")
-    return room
+    """The room ``room`` names, normalised (see :mod:`.names`); else raise InvalidRequest."""
+    name = normalize_room(room)
+    if name is None:
+        raise InvalidRequest(ROOM_RULE)
+    return name
 
 
 def check_peer(peer: object) -> str | None:
     """Return a valid peer id (or None when absent), else raise InvalidRequest."""
     if peer is None or peer == "":
         return None
-    if not isinstance(peer, str) or not _NAME.fullmatch(peer):
+    if not isinstance(peer, str) or not _PEER.fullmatch(peer):
         raise InvalidRequest("peer must be 1-64 characters of A-Z a-z 0-9 _ -")
     return peer
 
@@ -169,13 +172,16 @@ def peer_key(room: str, slot: int) -> Key:
 
 def parse_signal_key(key: object) -> Key:
     """Validate a signal key received from a client (a candidate's, an in-call description's,
-    the room's offer's or answer's)."""
+    the room's offer's or answer's).
+
+    Its room is normalised as :func:`check_room` does, so the key names the stored entry.
+    """
     if (
         isinstance(key, list)
         and all(isinstance(part, str) for part in key)
         and len(key) in (3, 4)
         and key[0] == NAMESPACE
-        and _NAME.fullmatch(key[1])
+        and (room := normalize_room(key[1])) is not None
         and (
             (len(key) == 3 and key[2] in DESCRIPTION_TYPES)
             or (
@@ -185,7 +191,7 @@ def parse_signal_key(key: object) -> Key:
             )
         )
     ):
-        return tuple(key)
+        return (key[0], room, *key[2:])
     raise InvalidRequest(
         'key must be a signal key as the server returned it: ["webrtc_signal", <room>, '
         '"candidates_for_initiator"|"candidates_for_receiver"|"descriptions", <id>] or '

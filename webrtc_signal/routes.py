@@ -22,7 +22,7 @@ from typing import Any
 
 from . import protocol
 from .errors import BodyTooLarge, InvalidRequest, SignalError, UnsupportedBody
-from .keys import check_count, check_wait
+from .keys import check_count, check_room, check_wait
 from .signaling import Signaling
 
 # A body is read as JSON when it says so, says it is text (what fetch() sends for a string
@@ -158,7 +158,7 @@ def _events(call: _Call) -> tuple[int, Any]:
 
 
 def _waiting(call: _Call) -> tuple[int, Any]:
-    room = call.room
+    room = check_room(call.room)  # the name as the server knows it: normalised
     return 200, {"room": room, "waiting": call.signaling.waiting(room)}
 
 

@@ -91,6 +91,10 @@ class Signaling:
         key = keys.description_key(room, signal_type)
         if signal_type == protocol.ANSWER:
             self.store.set(key, record, self.ttl)
+            if peer is not None:
+                # A member's answer takes the answered offer along: the seed's DELETE that
+                # follows it is then one request and one round trip less.
+                self.store.delete(keys.description_key(room, protocol.OFFER))
         elif not self.store.create(key, record, self.ttl):
             # A peer may replace its own offer (an ICE restart, a retried request).
             current = self.store.get(key)
@@ -206,8 +210,10 @@ class Signaling:
     ) -> dict[str, Any]:
         """Everything addressed to a member, in one answer held until something is new.
 
-        The answer is ``{"cursor", "peers", "answer", "candidates", "descriptions"}``: how
-        many live peers hold the room, the answer another client posted (a payload, or None),
+        The answer is ``{"cursor", "peers", "offer", "answer", "candidates",
+        "descriptions"}``: how many live peers hold the room, the offer and the answer another
+        client posted (payloads, or None; the offer waits to be answered, so it is never
+        acknowledged and does not wake a held request),
         the candidates other clients sent and the in-call descriptions the other member sent
         (each ``{"key", "payload"}``, oldest first). Sending the last
         answer's ``cursor`` back acknowledges what it delivered: those signals are deleted
@@ -233,7 +239,7 @@ class Signaling:
         deadline = time.monotonic() + min(wait or 0, self.peer_timeout / 2)
         with self.notifier.listen(room) as listener:
             while True:
-                answer, candidates, descriptions = self._addressed_to(room, peer)
+                offer, answer, candidates, descriptions = self._addressed_to(room, peer)
                 remaining = deadline - time.monotonic()
                 if answer or candidates or descriptions or len(slots) != peers or remaining <= 0:
                     break
@@ -252,26 +258,31 @@ class Signaling:
         return {
             "cursor": member["cursor"] if delivered else None,
             "peers": len(slots),
+            "offer": offer[1]["payload"] if offer else None,
             "answer": answer[1]["payload"] if answer else None,
             "candidates": _items(candidates),
             "descriptions": _items(descriptions),
         }
 
-    def _addressed_to(self, room: str, peer: str) -> tuple[Any, list[Item], list[Item]]:
-        """The answer (a ``(key, record)``, or None), the candidates and the in-call
-        descriptions others sent; one read."""
-        answer, candidates, descriptions = None, [], []
+    def _addressed_to(
+        self, room: str, peer: str
+    ) -> tuple[Item | None, Item | None, list[Item], list[Item]]:
+        """The offer and the answer (each a ``(key, record)``, or None), the candidates and
+        the in-call descriptions others sent; one read."""
+        offer, answer, candidates, descriptions = None, None, [], []
         for key, record in self.store.list(keys.room_prefix(room)):
             if record.get("peer") == peer:
                 continue
-            if key[2] == protocol.ANSWER:
+            if key[2] == protocol.OFFER:
+                offer = (key, record)
+            elif key[2] == protocol.ANSWER:
                 answer = (key, record)
             elif key[2] in protocol.CANDIDATES_FOR.values():
                 candidates.append((key, record))
             elif key[2] == protocol.DESCRIPTIONS:
                 descriptions.append((key, record))
         # Their ids are time-ordered: the key order is the posting order on every backend.
-        return answer, candidates, sorted(descriptions, key=lambda item: item[0])
+        return offer, answer, candidates, sorted(descriptions, key=lambda item: item[0])
 
     def _hold(
         self, room: str, peer: str | None, token: object, listener: Listener, remaining: float
@@ -328,14 +339,9 @@ class Signaling:
     def hang_up(self, room: str, peer: str | None = None, token: str | None = None) -> int:
         """Clear the room's signals and free the caller's slot; the number of signals removed."""
         room, peer = self.members.admit(room, peer, token)
+        # Every signal of the room, whatever its kind, in one read and one delete.
         removed = self.store.delete_many(
-            [keys.description_key(room, kind) for kind in protocol.DESCRIPTION_TYPES]
-        ) + sum(
-            self.store.delete_prefix(prefix)
-            for prefix in (
-                *(keys.candidates_prefix(room, kind) for kind in protocol.CANDIDATES_FOR),
-                keys.descriptions_prefix(room),
-            )
+            [key for key, _ in self.store.list(keys.room_prefix(room)) if key[2] != protocol.PEERS]
         )
         if peer is not None:
             self.members.free(room, peer)

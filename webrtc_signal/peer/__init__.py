@@ -15,8 +15,10 @@ answers) and the rules of docs/protocol.md, "Client behaviour". aiortc gathers i
 before ``setLocalDescription`` returns and puts them in the SDP, so it trickles none; it
 applies the other side's trickled candidates. It sends back the video it receives, or a test
 pattern when none comes; audio is silence. On the "chat" data channel it can echo messages as
-``echo: <text>``. One call per run: it ends when either side hangs up or the other side goes
-away.
+``echo: <text>``. One call per run: it ends when either side hangs up (the other side's bye);
+a connection lost without a bye is rebuilt in the same room, and a call that cannot be
+rebuilt within a minute ends. It answers the other side's in-call offers (a new track, say)
+and never makes one; it does not answer an ICE restart, which aiortc cannot apply.
 
 Its modules: ``convert`` (descriptions, candidates, ICE servers and chat messages to and from
 JSON, no I/O), ``media`` (the tracks it sends), ``ending`` (how a call ends), ``negotiation``

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # Time for a last "bye" to leave before the connection closes.
 BYE_GRACE_S = 0.2
+# How long a call lost without a bye is rebuilt before the peer gives up: the other side's
+# page restarts ICE, waits, then builds a fresh connection too; a minute covers that and a
+# server restart, while a partner that is really gone does not hold the peer for long.
+FRESH_CONNECTION_S = 60.0
 
 
 class Peer(Negotiation):
@@ -75,6 +79,8 @@ class Peer(Negotiation):
         self._offered: dict[str, Any] | None = None
         self._seen: set[tuple[str, ...]] = set()
         self._early: list[Signal] = []
+        self._lost_at: float | None = None
+        self._own_offer: dict[str, Any] | None = None
 
     @property
     def connected(self) -> bool:
@@ -92,24 +98,32 @@ class Peer(Negotiation):
             self._dc.send(self._chat(text))
 
     async def run(self) -> Ending:
-        """Take part in one call until it ends: LEFT or HUNG_UP.
+        """Take part in one call until it ends: LEFT (the other side's bye), HUNG_UP, or GONE
+        (the connection was lost and no fresh one came up within FRESH_CONNECTION_S).
 
-        Raises RoomFull, ServerUnreachable, CallFailed or another SignalError when the call
-        cannot go on; it still hangs up (when it held a place) before raising.
+        A connection lost without a bye is rebuilt in the same room, keeping our place, with
+        the seed's flow. Raises RoomFull, ServerUnreachable, CallFailed or another
+        SignalError when the call cannot go on; it still hangs up (when it held a place)
+        before raising.
         """
         signaling = self.signaling
+        loop = asyncio.get_running_loop()
         try:
             self._peers = await signaling.enter()
             configuration = await self._configuration()
             while True:
                 ending = await self._call(configuration)
-                if ending is Ending.RESTART:
+                if ending is Ending.LOST:
+                    log.info("%s", ending.value)
+                    if self._lost_at is None:
+                        self._lost_at = loop.time()
+                elif ending is Ending.RESTART and self._lost_at is None:
                     # Leave (taking our signals along) and come in again, as whoever is first.
                     log.info("%s: waiting again", ending.value)
                     await signaling.leave()
                     self._peers = await signaling.enter()
-                elif ending is not Ending.RETRY:
-                    break
+                elif ending not in (Ending.RETRY, Ending.RESTART):
+                    break  # rebuilding a lost call, a restart keeps our place: a retry
         except RoomFull:
             raise  # we hold no place, and must not clear the call going on there
         except BaseException:
@@ -132,12 +146,14 @@ class Peer(Negotiation):
         self._own_tracks = []
         self._partner_at = self._connected_at = None
         self._partner_present, self._anonymous_partner = self._peers >= 2, False
-        self._offered, self._seen, self._early = None, set(), []
+        self._offered, self._early = None, []
         pc = self._pc = RTCPeerConnection(configuration)
         self._wire(pc)
         if self._hang_up_requested:
             self._end(Ending.HUNG_UP)
         self._spawn(self._negotiate(pc))
+        if self._lost_at is not None:
+            self._spawn(self._give_up_at(self._lost_at + FRESH_CONNECTION_S))
         ending = None
         try:
             ending = await self._ending
@@ -177,8 +193,8 @@ class Peer(Negotiation):
             if state == "connected":
                 self._check_connected(pc)
             elif state in ("failed", "closed"):
-                if self._connected_at is not None:
-                    self._end(Ending.LEFT)
+                if self._connected_at is not None or self._lost_at is not None:
+                    self._end(self._lost())
                 else:
                     self._end(
                         CallFailed("no network path to the other side (a TURN relay may help)")
@@ -195,7 +211,7 @@ class Peer(Negotiation):
         @channel.on("close")
         def on_close() -> None:
             if pc is self._pc and self._connected_at is not None:
-                self._end(Ending.LEFT)
+                self._end(self._lost())  # without a bye: a bye ended the call before
 
         @channel.on("message")
         def on_message(data: str | bytes) -> None:
@@ -223,6 +239,9 @@ class Peer(Negotiation):
             return
         self._connected_at = asyncio.get_running_loop().time()
         self._anonymous_partner = not self._partner_present
+        if self._lost_at is not None:
+            log.info("a fresh connection is up")
+            self._lost_at = None
         sender = self._video_sender
         echoing = sender is not None and isinstance(sender.track, Echo)
         log.info(
@@ -232,6 +251,17 @@ class Peer(Negotiation):
         )
         if self.greeting:
             self.send_chat(self.greeting)
+
+    def _lost(self) -> Ending:
+        """How a connection lost without a bye ends this call: a partner holding a place is
+        called again over a fresh connection; an anonymous one (which never says bye) left."""
+        return Ending.LEFT if self._anonymous_partner else Ending.LOST
+
+    async def _give_up_at(self, deadline: float) -> None:
+        """End a call being rebuilt as GONE unless it connects by ``deadline`` (loop time)."""
+        await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
+        if self._connected_at is None:
+            self._end(Ending.GONE)
 
     def _chat(self, text: str) -> str:
         """A chat message as the other side takes it: plain text for an anonymous partner, as
@@ -257,7 +287,7 @@ class Peer(Negotiation):
         if signaling.token is None:
             return
         try:
-            if ending is Ending.LEFT:
+            if ending in (Ending.LEFT, Ending.GONE):
                 await signaling.leave()
             else:
                 await signaling.hang_up()

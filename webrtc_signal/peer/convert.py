@@ -4,6 +4,7 @@ data channel messages. Pure functions, no I/O."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,18 @@ def description_to_json(description: RTCSessionDescription) -> dict[str, str]:
 def description_from_json(payload: dict[str, Any]) -> RTCSessionDescription:
     """aiortc's session description from a stored offer or answer."""
     return RTCSessionDescription(sdp=payload["sdp"], type=payload["type"])
+
+
+_ICE_CREDENTIAL = re.compile(r"^a=ice-(?:ufrag|pwd):\S+", re.MULTILINE)
+
+
+def ice_credentials(sdp: str) -> frozenset[str]:
+    """The ``a=ice-ufrag`` and ``a=ice-pwd`` lines of a description.
+
+    An offer whose credentials differ from the connection's restarts ICE (or belongs to
+    another connection); a re-offer within the same ICE session repeats them.
+    """
+    return frozenset(line.strip() for line in _ICE_CREDENTIAL.findall(sdp))
 
 
 def candidate_from_json(payload: dict[str, Any]) -> RTCIceCandidate | None:

@@ -8,12 +8,15 @@ from ..errors import SignalError
 
 
 class Ending(enum.Enum):
-    """How a call ended: ``run()`` returns LEFT or HUNG_UP; the others are internal steps."""
+    """How a call ended: ``run()`` returns LEFT, HUNG_UP or GONE; the others are internal
+    steps."""
 
-    LEFT = "the other side left"
+    LEFT = "the other side hung up"
     HUNG_UP = "hung up"
+    GONE = "the connection was lost and no fresh one came up in time"
     RETRY = "another peer's offer came first: answer it"
     RESTART = "the other side went away before the call connected"
+    LOST = "the connection was lost without a bye: building a fresh one"
 
 
 class CallFailed(SignalError):

@@ -1,10 +1,9 @@
 """The signaling half of a call: offer or answer, then the events channel (the answer, the other
-side's candidates, the room's peer count)."""
+side's in-call offers and candidates, the room's peer count)."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,8 +11,13 @@ from typing import Any, TypeVar
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from ..client import RETRY_S, WAIT_S, Events, ServerUnreachable, Side, Signal, SignalingClient
-from ..errors import OfferExists, StoreUnavailable
-from .convert import candidate_from_json, description_from_json, description_to_json
+from ..errors import OfferExists, SignalError, StoreUnavailable
+from .convert import (
+    candidate_from_json,
+    description_from_json,
+    description_to_json,
+    ice_credentials,
+)
 from .ending import CallFailed, Ending
 from .media import TestPattern, silence
 
@@ -36,14 +40,30 @@ class Negotiation:
     _peers: int
     _partner_present: bool
     # What the events channel brought this call: our offer while its answer has not come,
-    # the candidates' keys, and the candidates that came before the answer.
+    # and the candidates that came before the answer; and the keys of every signal applied
+    # in this run (a key is applied once, also across fresh connections).
     _offered: dict[str, Any] | None
     _seen: set[tuple[str, ...]]
     _early: list[Signal]
+    # When the connected call was lost without a bye (None while none was): a fresh
+    # connection is being built until FRESH_CONNECTION_S after it.
+    _lost_at: float | None
+    _own_offer: dict[str, Any] | None  # the last offer we posted to the room
+
+    @property
+    def polite(self) -> bool:
+        """Whether we give way when in-call offers collide: the receiver of the connection's
+        offer is polite, its initiator impolite (docs/protocol.md, "Who is polite")."""
+        return self.role == "receiver"
 
     async def _negotiate(self, pc: RTCPeerConnection) -> None:
         """The seed's flow: no offer -> post ours (initiator); an offer -> answer it."""
         offer = await self._retrying(self.signaling.read_offer)
+        if offer is not None and offer == self._own_offer:
+            # Ours, of an earlier try at rebuilding a lost call, left unanswered: its
+            # connection is closed, so a new one takes its place.
+            await self.signaling.delete_offer()
+            offer = None
         if offer is None:
             await self._offer(pc)
         else:
@@ -61,6 +81,7 @@ class Negotiation:
         payload = description_to_json(pc.localDescription)
         try:
             await self.signaling.post_offer(payload)
+            self._own_offer = payload
         except OfferExists:
             self._end(Ending.RETRY)  # posting is create-if-absent: answer theirs instead
             return
@@ -90,7 +111,8 @@ class Negotiation:
 
         It brings the answer to our offer and the other side's candidates (the next request
         acknowledges them, which deletes them on the server); its peer count tells when the
-        other side goes away; and asking again at once keeps our place, with no heartbeat.
+        other side went away before the call connected; and asking again at once keeps our
+        place, with no heartbeat. It brings the other side's in-call offers too.
         While the answer does not come it also checks, every WAIT_S seconds, that our offer
         still waits.
         """
@@ -100,7 +122,8 @@ class Negotiation:
         while True:
             asked_at = loop.time()
             wait = None if recount else WAIT_S
-            events = await self._retrying(functools.partial(self.signaling.events, wait))
+            # Through outages: backoff, and a new place under our id if the server lost ours.
+            events = await self.signaling.poll_events(wait)
             news = await self._take(pc, events) or events.peers != peers
             if events.peers != peers:
                 log.debug("room %s holds %d peers", self.signaling.room, events.peers)
@@ -116,21 +139,83 @@ class Negotiation:
                 await asyncio.sleep(RETRY_S)  # a proxy that does not hold requests
 
     async def _take(self, pc: RTCPeerConnection, events: Events) -> bool:
-        """Apply what the events brought: the answer to our offer, then the other side's
-        candidates, each key once (those that come before the answer wait for it).
+        """Apply what the events brought: the answer to our offer, the other side's in-call
+        descriptions, then its candidates, each key once (candidates that come before the
+        answer wait for it).
 
         Whether any of it was new.
         """
-        fresh = [item for item in events.candidates if tuple(item.key) not in self._seen]
-        self._seen.update(tuple(item.key) for item in fresh)
+        described = self._unseen(events.descriptions)
+        fresh = self._unseen(events.candidates)
         self._early += fresh
         answered = self._offered is not None and events.answer is not None
         if answered:
             await self._answered(pc, events.answer)
+        for item in described:
+            await self._in_call(pc, item.payload)
         if self._offered is None and self._early:
             candidates, self._early = self._early, []
             await self._add_candidates(pc, candidates)
-        return answered or bool(fresh)
+        return answered or bool(fresh) or bool(described)
+
+    def _unseen(self, signals: list[Signal]) -> list[Signal]:
+        """The signals not applied before (an answer that was lost brings them again)."""
+        fresh = [item for item in signals if tuple(item.key) not in self._seen]
+        self._seen.update(tuple(item.key) for item in fresh)
+        return fresh
+
+    async def _in_call(self, pc: RTCPeerConnection, description: dict[str, Any]) -> None:
+        """The other side's in-call description: answer an offer where aiortc can.
+
+        This peer never makes an in-call offer itself, so offers cannot collide: the perfect
+        negotiation test below (the W3C example's) never ignores one. An offer aiortc cannot
+        take gets a one-line warning and no answer: the other side then builds a fresh
+        connection, in which this peer takes part.
+        """
+        if description.get("type") != "offer":
+            log.debug("ignored an in-call %s: this peer makes no in-call offers", description)
+            return
+        making_offer = False  # never: we only answer
+        collision = making_offer or pc.signalingState != "stable"
+        if collision and not self.polite:
+            log.info("ignored the other side's in-call offer: a negotiation is under way")
+            return
+        reason = self._cannot_answer(pc, description)
+        if reason is not None:
+            log.warning("the other side's in-call offer is not answered: %s", reason)
+            return
+        try:
+            await pc.setRemoteDescription(description_from_json(description))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises what it cannot apply as it sees fit
+            log.debug("aiortc refused an in-call offer", exc_info=True)
+            log.warning(
+                "the other side's in-call offer is not answered: aiortc refused it (%s: %s)",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        try:
+            await self.signaling.post_description(description_to_json(pc.localDescription))
+        except SignalError as exc:  # the call goes on; the other side falls back in time
+            log.warning("could not send our in-call answer: %s", exc.message)
+            return
+        log.info("answered the other side's in-call offer")
+
+    def _cannot_answer(self, pc: RTCPeerConnection, offer: dict[str, Any]) -> str | None:
+        """Why aiortc cannot take an in-call offer on this connection; None when it can."""
+        if self._connected_at is None or pc.remoteDescription is None:
+            return "this connection is not up (the offer belongs to an earlier one)"
+        if pc.signalingState != "stable":
+            return "a negotiation is under way, and aiortc cannot roll it back"
+        sdp = offer.get("sdp")
+        if not isinstance(sdp, str) or not ice_credentials(sdp):
+            return "it has no ICE credentials"
+        if ice_credentials(sdp) != ice_credentials(pc.remoteDescription.sdp):
+            # aiortc 1.x starts ICE once: it would answer with its old credentials and keep
+            # checking the old pairs, so a restart could never bring a lost path back.
+            return "it restarts ICE (new ice-ufrag/ice-pwd), which aiortc cannot do"
+        return None
 
     async def _answered(self, pc: RTCPeerConnection, answer: dict[str, Any]) -> None:
         """Apply the answer to our offer, and send back the video it brings."""
@@ -150,7 +235,7 @@ class Negotiation:
         if await self._retrying(self.signaling.read_offer) is not None:
             return True
         # Answered (and so deleted) since the last events? Then the answer waits for us.
-        await self._take(pc, await self._retrying(self.signaling.events))
+        await self._take(pc, await self.signaling.poll_events(None))
         if self._offered is None:
             return True
         # Cleared by the previous call's other side just after we posted it?
@@ -186,9 +271,11 @@ class Negotiation:
             log.debug("applied %d trickled candidates of the %s", applied, of_side)
 
     def _on_presence(self, peers: int, asked_at: float) -> bool:
-        """One count of live peers: fewer than two means the other side went away, if it ever
-        held a place (a client without a peer id never does: its leaving shows on the
-        connection instead).
+        """One count of live peers. Before the call connects, fewer than two means the other
+        side went away, if it ever held a place (a client without a peer id never does: its
+        leaving shows on the connection instead). Once connected, and while a lost call is
+        being rebuilt, the count ends nothing: only a bye does (a server restart drops and
+        brings back places under a call that goes on).
 
         True when the count cannot tell, having been asked before the other side showed up
         (a held request may have counted before then): the next one should answer at once.
@@ -199,12 +286,10 @@ class Negotiation:
             return False
         if self._ended() or not self._partner_present:
             return False
+        if self._connected_at is not None or self._lost_at is not None:
+            return False
         # Only a count asked after the other side showed up says it went away.
-        if self._connected_at is not None:
-            if asked_at <= self._connected_at:
-                return True
-            self._end(Ending.LEFT)
-        elif self._partner_at is not None:
+        if self._partner_at is not None:
             if asked_at <= self._partner_at:
                 return True
             self._end(Ending.RESTART)  # it came and went before the call connected

@@ -10,6 +10,7 @@ its newest member.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ T = TypeVar("T")
 # walks the keyspace with SCAN instead.
 INDEXED_DEPTH = 2
 SEQUENCE = "idx:seq"
+_GLOB = re.compile(r"[\\*?\[\]]")
 # Connections one process keeps to Redis. A request holds one only while a command runs;
 # when all are busy (a gevent worker may have hundreds of requests in Redis at once), the
 # next request waits for one, up to the store's timeout, instead of failing.
@@ -66,6 +68,11 @@ return 1
 def index_key(prefix: Key) -> str:
     """The sorted set that lists the keys under ``prefix``."""
     return "idx:" + encode_key(prefix)
+
+
+def glob_literal(text: str) -> str:
+    """``text`` as a SCAN pattern that matches it literally: its glob characters escaped."""
+    return _GLOB.sub(r"\\\g<0>", text)
 
 
 def index_keys(key: Key) -> list[str]:
@@ -203,7 +210,7 @@ class RedisStore(Store):
         return self._call(live)
 
     def _scan(self, prefix: Key) -> list[tuple[Key, Value]]:
-        pattern = encode_key(prefix) + "\x1f*" if prefix else "*"
+        pattern = glob_literal(encode_key(prefix)) + "\x1f*" if prefix else "*"
         found = []
         for raw in self.client.scan_iter(match=pattern, count=1000):
             name = raw.decode()
