@@ -318,7 +318,7 @@ STATES_SEEN = """
 
 
 def test_a_reload_mid_call_comes_back_to_the_same_call(live_server, people):
-    """A tab reloaded mid-call (no Hang Up) is back in the same call without a click; the one
+    """A tab reloaded mid-call (no Leave) is back in the same call without a click; the one
     who stayed keeps camera and chat and never hears that the other person left."""
     url = room_url(live_server, "reload")
     alice = people(url)

@@ -110,7 +110,7 @@ def test_firefox_tools_are_installed():
 )
 def test_call_between_browsers(tools, live_server, first, second):
     """Two calls in a row: both pages connect, each plays the other's video, chat crosses
-    both ways, each one's Mute and Camera off reach the other (first call), and Hang Up (by
+    both ways, each one's Mute and Camera off reach the other (first call), and Leave (by
     the caller, then by the one called) leaves the room clear."""
     room = f"{first}-{second}"
     result = run_call(live_server, room, first, second)
