@@ -3,7 +3,7 @@
 // modules beside this one each draw or keep one thing (ui.js, view.js, media.js, sharing.js,
 // room.js, settings.js, partner.js, title.js, sound.js); this one wires them together.
 import { Call } from "./call.js";
-import { mediaAvailable } from "./devices.js";
+import { facingOf, mediaAvailable } from "./devices.js";
 import { LocalMedia } from "./media.js";
 import { readState, stateEnvelope } from "./partner.js";
 import { copyLink, readRoom, roomUrl, RoomWatch, showRoom, showRoomError } from "./room.js";
@@ -71,6 +71,7 @@ function render() {
     sharing: sharing.state,
     shareSupported: ScreenShare.supported,
     flippable: media.flippable,
+    facing: facingOf(media.track("video")),
   });
   renderRemote({
     state: ui.status.dataset.state,

@@ -60,6 +60,7 @@ export function renderControls({
   sharing = "off",
   shareSupported = true,
   flippable = false,
+  facing = null,
 }) {
   // Only the controls that apply now are shown: Join before a call, Leave in one.
   const audio = stream ? stream.getAudioTracks()[0] : null;
@@ -88,6 +89,7 @@ export function renderControls({
   const camera = !video ? "none" : video.enabled ? "on" : "off";
   ui.localFigure.dataset.camera = camera;
   ui.localFigure.dataset.sharing = sharing === "on" ? "on" : "off";
+  ui.localFigure.dataset.facing = facing || "user"; // a mirror, except for a back camera
   // Before a call with no preview, the camera is just off (asked for again on Join).
   ui.localCoverText.textContent = camera === "none" && (inCall || stream) ? "No camera" : "Camera off";
   ui.localCaption.textContent = sharing === "on" ? "You (sharing your screen)" : "You";

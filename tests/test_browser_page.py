@@ -39,6 +39,40 @@ NO_DEVICES_JS = """
       : real(constraints);
 })();
 """
+# A phone's two cameras, played by the fake ones: fake_device_0 faces the person,
+# fake_device_2 faces away; getUserMedia({video: {facingMode: {exact}}}) picks between them.
+PHONE_CAMERAS_JS = """
+(() => {
+  const facing = (track) =>
+    track.kind !== "video" ? null
+      : { fake_device_0: "user", fake_device_2: "environment" }[track.label] || null;
+  const capabilities = MediaStreamTrack.prototype.getCapabilities;
+  MediaStreamTrack.prototype.getCapabilities = function () {
+    const f = facing(this);
+    return f ? { ...capabilities.call(this), facingMode: [f] } : capabilities.call(this);
+  };
+  const settings = MediaStreamTrack.prototype.getSettings;
+  MediaStreamTrack.prototype.getSettings = function () {
+    const f = facing(this);
+    return f ? { ...settings.call(this), facingMode: f } : settings.call(this);
+  };
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const wanted = constraints.video && constraints.video.facingMode;
+    if (!wanted) return real(constraints);
+    const label = wanted.exact === "environment" ? "fake_device_2" : "fake_device_0";
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const device = devices.find((d) => d.label === label);
+    return real({ video: { deviceId: { exact: device.deviceId } } });
+  };
+})();
+"""
+SENT_LABEL = """
+() => {
+  const sender = videoChat.call.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+  return sender.track.label;
+}
+"""
 # The layout's facts, in the page: where the videos and the controls are.
 LAYOUT = """
 () => {
@@ -242,6 +276,29 @@ def test_the_preview_and_switching_devices(live_server, people):
     )
     assert page.evaluate("videoChat.call.localStream.getAudioTracks()[0].enabled") is False
     expect(alice.button("Unmute")).to_be_visible()
+
+
+def test_flip_between_a_phones_front_and_back_camera(live_server, people):
+    """Flip shows only where the camera says which way it faces; it turns to the other one,
+    in the lobby and in a call (on the same connection), and the other person sees it."""
+    url = room_url(live_server, "flip")
+    alice = people(url, viewport=PHONE, init_scripts=[PHONE_CAMERAS_JS])
+    expect_preview(alice)
+    local_label = "document.getElementById('localVideo').srcObject.getVideoTracks()[0].label"
+    assert alice.page.evaluate(local_label) == "fake_device_0"
+    alice.button("Flip").click()
+    alice.page.wait_for_function(f"() => {local_label} === 'fake_device_2'")
+    bob = people(url)
+    expect(bob.button("Flip")).to_be_hidden()  # a laptop's camera faces no particular way
+    connect(alice, bob)
+    assert alice.page.evaluate(SENT_LABEL) == "fake_device_2"
+    alice.button("Flip").click()
+    wait_until(lambda: alice.page.evaluate(SENT_LABEL) == "fake_device_0", 5, "not flipped")
+    assert len(alice.probe("configs")) == 1
+    bob.expect_remote_video_playing()
+    assert bob.remote_brightness() > 30
+    # The front camera is a mirror; the back one is not.
+    assert alice.page.locator("#localFigure").get_attribute("data-facing") == "user"
 
 
 def test_each_side_sees_the_others_name_mute_camera_and_sharing(live_server, people):
