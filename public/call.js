@@ -26,6 +26,10 @@ export { stopTracks };
 // An offer read this recently is still taken as the room's; after a longer camera prompt,
 // the room is read again.
 const OFFER_FRESH_MS = 1000;
+// The push channel starts once our offer or answer is out; a camera prompt that lasts this
+// long starts it sooner, so that our place in the room (kept by our requests for the
+// server's peer timeout, 10 s by default) does not lapse while the person decides.
+const KEEP_PLACE_MS = 3000;
 // How long an answer to a client without a place in the room may take to connect.
 const UNPLACED_ANSWER_MS = 15000;
 
@@ -68,9 +72,9 @@ export class Call extends EventTarget {
       const readAt = Date.now();
       if (this.ended) return;
       this.onEvents(joined); // the candidates sent so far wait for the offer to be applied
-      // The push channel starts once our offer or answer is out, so that request has the
-      // open connection to itself; a long camera prompt starts it sooner, to keep our place.
-      setTimeout(() => this.ensureListening(), OFFER_FRESH_MS);
+      // The push channel waits for our offer or answer, so that it has the open connection
+      // to itself (a second one would cost a handshake on the critical path).
+      setTimeout(() => this.ensureListening(), KEEP_PLACE_MS);
       this.status("connecting", "Starting: asking for camera and microphone…");
       const stream = await this.getMedia();
       if (this.ended) {
@@ -261,6 +265,7 @@ export class Call extends EventTarget {
     // room: what this call waits on the server for. Applied in order, one answer at a time.
     if (this.ended) return;
     const pc = this.pc;
+    const risen = events.peers > this.peers;
     this.peers = events.peers;
     if (pc && events.peers >= 2) this.partnerPresent = true;
     this.inbox = this.inbox
@@ -271,7 +276,8 @@ export class Call extends EventTarget {
       this.recovery.step();
     } else if (partnerGone && this.described && !this.everConnected) {
       this.renegotiate(pc, "The other person went away before the call connected. Waiting again…");
-    } else if (pc && this.role === "initiator" && !this.answered && !events.answer) {
+    } else if (pc && this.role === "initiator" && !this.answered && !events.answer && !risen) {
+      // Someone entering is about to answer: only a quiet room makes us check our offer.
       this.keepOffer(pc);
     }
     // A drop in the count while connected changes nothing: the server may have restarted,
@@ -454,10 +460,9 @@ export class Call extends EventTarget {
     if (state === "connected") {
       this.checkConnected(pc);
     } else if (state === "disconnected" && this.everConnected) {
-      this.disconnectedTimer = setTimeout(
-        () => this.connectionLost(pc, "disconnected"),
-        RECONNECT.disconnectedGraceMs,
-      );
+      // A partner whose place is gone (its tab crashed or closed) will not heal the path.
+      const grace = this.partnerPresent && this.peers < 2 ? 0 : RECONNECT.disconnectedGraceMs;
+      this.disconnectedTimer = setTimeout(() => this.connectionLost(pc, "disconnected"), grace);
     } else if (state === "failed") {
       if (this.everConnected) this.connectionLost(pc, "failed");
       else this.fail(new Error("no network path to the other person (a TURN relay may help)"));

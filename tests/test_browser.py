@@ -210,6 +210,44 @@ def test_the_second_person_answers_in_few_round_trips(live_server, people):
     assert room_state(live_server, "quick")["offer"] == 0  # the answer took it along
 
 
+CALL_REQUEST_BUDGET = 14
+
+
+def call_requests(person: Person) -> list[str]:
+    """Start recording the page's requests to the server (page files aside), until its last
+    one of the call: the DELETE that hangs up or leaves."""
+    seen: list[str] = []
+    done: list[bool] = []
+
+    def record(request) -> None:
+        url = urlsplit(request.url)
+        path = url.path
+        entering = path == "/events" and "wait=" not in url.query
+        if done or not (seen or entering):  # the page's requests while idle are not the call's
+            return
+        seen.append(f"{request.method} {path}")
+        if request.method == "DELETE" and path in ("/signal", "/room"):
+            done.append(True)
+
+    person.page.on("request", record)
+    return seen
+
+
+def test_a_call_costs_both_pages_at_most_a_dozen_requests(live_server, people):
+    """From the first click to the hang-up, both pages together: entering brings what waits,
+    the answer takes the offer along, candidates go together, one push channel each."""
+    url = room_url(live_server, "count")
+    alice, bob = people(url), people(url)
+    sent = {"alice": call_requests(alice), "bob": call_requests(bob)}
+    connect(alice, bob)
+    alice.hang_up()
+    bob.expect_state("left", timeout=2000)
+    alice.page.wait_for_function("() => !window.videoChat.call")
+    total = len(sent["alice"]) + len(sent["bob"])
+    print(f"\nrequests per call: {total}: {sent}")
+    assert total <= CALL_REQUEST_BUDGET, sent
+
+
 def test_candidates_before_the_answer_are_queued(live_server, people):
     """Candidates that come before the remote description wait for it instead of being lost."""
     url = room_url(live_server, "queue")
@@ -514,10 +552,10 @@ def test_copy_link_and_new_room(live_server, people):
 
 
 def test_an_error_is_shown_with_its_reason(live_server, people):
-    """A failing server request ends the attempt with the reason, and frees the place."""
+    """A failing server request ends the attempt with the reason, and takes no place."""
     person = people(room_url(live_server, "broken"))
     person.page.route(
-        "**/api/ice-servers",
+        "**/events?**",
         lambda route: route.fulfill(
             status=503, json={"error": "store_unavailable", "message": "the store is down"}
         ),
