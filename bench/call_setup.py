@@ -9,7 +9,7 @@ gevent, one worker, a fresh temporary sqlite store) in its own process on a free
 port; ``--mode dev`` serves it with `flask run` instead. Not in this process: Playwright's
 driver shares it, and the two taking turns at the GIL added milliseconds to every request.
 Two people (two browser contexts, fake
-camera and microphone) open one room; for each call the first clicks Start Session and waits,
+camera and microphone) open one room; for each call the first clicks Join and waits,
 then the second clicks it. A call's set-up time runs from the second click to the later of
 the two pages showing ``#status[data-state=connected]`` (media connected and the chat channel
 open). Both instants are taken inside the pages with ``performance.timeOrigin +
@@ -27,8 +27,8 @@ The ratio of the two medians is what the target is about.
 The second table is the second person's critical path, step by step, as medians from the
 second click: so each millisecond has an owner. The third is the way most people first try
 the app: two tabs of one browser profile (they share its six connections to the server) on
-``flask run``: set-up, how soon the other tab notices a hang-up, and how soon Start Session
-is clickable again after Hang Up and after a storm of Start/Hang Up clicks.
+``flask run``: set-up, how soon the other tab notices a hang-up, and how soon Join
+is clickable again after Leave and after a storm of Join/Leave clicks.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ TIMESTAMPS_JS = """
 })();
 """
 
-# Click Hang Up (or a storm of Start/Hang Up clicks), then the ms until Start Session is
+# Click Leave (or a storm of Join/Leave clicks), then the ms until Join is
 # clickable again: 0 when it already is in the same task.
 START_CLICKABLE_JS = """
 (clicks) => new Promise((resolve) => {
@@ -156,7 +156,7 @@ START_CLICKABLE_JS = """
 # - Remote tracks are played in a <video> as the page's "track" handler does.
 # - "Connected" is checkConnected's: connectionState "connected" and the chat channel open,
 #   on both sides; the run's time is the later side's, as for the call through the server.
-# - Afterwards, as Hang Up does, the channels and connections are closed and the tracks
+# - Afterwards, as Leave does, the channels and connections are closed and the tracks
 #   stopped, so every run starts from scratch.
 FLOOR_JS = """
 async (iceServers) => {
@@ -330,7 +330,7 @@ class Measurement:
 
 @dataclass
 class Tabs:
-    """Two tabs of one profile: set-up, hang-up noticed, Start Session clickable (ms)."""
+    """Two tabs of one profile: set-up, hang-up noticed, Join clickable (ms)."""
 
     setups: list[float] = field(default_factory=list)
     noticed: list[float] = field(default_factory=list)
@@ -367,7 +367,7 @@ def one_call(first: Person, second: Person, steps: list[dict[str, float]] | None
     second.expect_state("left")
     first.expect_state("idle")
     for person in (first, second):
-        expect(person.button("Start Session")).to_be_enabled()
+        expect(person.button("Join")).to_be_enabled()
     return step[STEPS[-1][0]]
 
 
@@ -456,7 +456,7 @@ def measure_tabs_in(browser: Browser, base_url: str, calls: int = TABS_CALLS) ->
             callee.expect_state("left", timeout=5_000)
             hung_up = marks(caller)["hang up"][-1]
             result.noticed.append(after(marks(callee)["state left"], hung_up) - hung_up)
-            expect(callee.button("Start Session")).to_be_enabled()
+            expect(callee.button("Join")).to_be_enabled()
             result.after_storm.append(callee.page.evaluate(START_CLICKABLE_JS, STORM_CLICKS))
             caller.expect_state("idle")
             callee.expect_state("idle")
@@ -506,9 +506,9 @@ def tabs_rows(result: Tabs) -> list[Row]:
     """Two tabs of one profile, against their targets."""
     targets = (
         ("second click -> both connected", result.setups, 1000),
-        ("Hang Up -> the other tab shows 'left'", result.noticed, 500),
-        ("Hang Up -> Start Session clickable", result.clickable, 300),
-        (f"{STORM_CLICKS} Start/Hang Up clicks -> Start clickable", result.after_storm, 300),
+        ("Leave -> the other tab shows 'left'", result.noticed, 500),
+        ("Leave -> Join clickable", result.clickable, 300),
+        (f"{STORM_CLICKS} Join/Leave clicks -> Join clickable", result.after_storm, 300),
     )
     table: list[Row] = [(*HEADER, "target")]
     for label, times, target in targets:
@@ -525,7 +525,7 @@ def run(quick: bool = False) -> list[Row]:
 
 def report(result: Measurement, tabs: Tabs | None) -> None:
     """Print the tables, then every call's and every floor run's time."""
-    title = "Call set-up: second Start Session click -> both sides connected (timed in the pages)"
+    title = "Call set-up: second Join click -> both sides connected (timed in the pages)"
     sections = [(title, rows(result)), ("The second person's critical path", step_rows(result))]
     if tabs is not None:
         title = f"Two tabs of one browser profile, {MODES[TABS_MODE][0]}"

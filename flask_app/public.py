@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, redirect, send_from_directory
+from flask import Blueprint, abort, current_app, redirect, request, send_from_directory
+
+# Hosts a browser counts as secure over plain http://: the camera works there.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def public_dir() -> Path:
@@ -19,8 +22,26 @@ PUBLIC = public_dir()
 
 @bp.get("/")
 def index():
-    """The page."""
+    """The page; opened over plain http:// from another machine, a word to whoever runs it."""
+    warn_insecure_page()
     return send_from_directory(PUBLIC, "index.html")
+
+
+def warn_insecure_page() -> None:
+    """Log, once per host name, that a page served over http:// away from this machine gets
+    no camera: the caller's screen only says it needs a secure address; the fix is here."""
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if request.is_secure or host in LOCAL_HOSTS or host.startswith("127."):
+        return
+    warned = current_app.extensions.setdefault("insecure_page_hosts", set())
+    if host in warned:
+        return
+    warned.add(host)
+    current_app.logger.warning(
+        "the page was opened over plain http://%s: browsers give it no camera or microphone. "
+        "Serve it over https (`make lan` on a LAN, or a TLS proxy; see the README).",
+        request.host,
+    )
 
 
 @bp.get("/favicon.ico")

@@ -42,7 +42,7 @@ STRICT_CSP = (
 
 # What the tests look at from outside the page's own code (harness/probes.js, shared with
 # tests/firefox/call.mjs): the ICE configuration each RTCPeerConnection got, every candidate
-# handed to addIceCandidate, every getUserMedia stream (to check Hang Up stops them), any CSP
+# handed to addIceCandidate, every getUserMedia stream (to check Leave stops them), any CSP
 # violation, each change of the page's state, and what arrives from the other person.
 PROBES_JS = (Path(__file__).parent / "probes.js").read_text()
 
@@ -101,10 +101,10 @@ class Person:
         return self.page.get_by_role("button", name=name, exact=True)
 
     def start(self) -> None:
-        self.button("Start Session").click()
+        self.button("Join").click()
 
     def hang_up(self) -> None:
-        self.button("Hang Up").click()
+        self.button("Leave").click()
 
     def expect_state(self, state: str, timeout: float = 10_000) -> None:
         expect(self.status).to_have_attribute("data-state", state, timeout=timeout)
@@ -123,7 +123,11 @@ class Person:
         wait_until(check, timeout, message, self.pause)
 
     def send(self, text: str) -> None:
-        self.page.get_by_label("Message", exact=True).fill(text)
+        """Type and send a chat message, opening the chat first where it is closed (a phone)."""
+        field = self.page.get_by_label("Message", exact=True)
+        if not field.is_visible():
+            self.page.locator("#chatButton").click()
+        field.fill(text)
         self.button("Send").click()
 
     def chat_texts(self) -> list[str]:

@@ -4,7 +4,7 @@
 // window.__probe:
 // - configs: the ICE configuration each RTCPeerConnection got;
 // - candidates: every candidate handed to addIceCandidate;
-// - streams: every getUserMedia stream (so a test can check Hang Up stops them);
+// - streams: every getUserMedia stream (so a test can check Leave stops them);
 // - csp: every Content-Security-Policy violation;
 // - states: each change of #status[data-state], with the time it happened (Date.now(), one
 //   clock for every browser on this machine);

@@ -1,71 +1,103 @@
 // The page: a two-person video call with chat. The server only relays signals
-// (docs/protocol.md); signaling.js speaks to it, call.js runs the RTCPeerConnection, ui.js
-// draws. This module wires them to the buttons.
+// (docs/protocol.md); signaling.js speaks to it, call.js runs the RTCPeerConnection. The
+// modules beside this one each draw or keep one thing (ui.js, view.js, media.js, sharing.js,
+// room.js, settings.js, partner.js, title.js, sound.js); this one wires them together.
 import { Call } from "./call.js";
-import {
-  DEFAULT_ROOM,
-  NAME_PATTERN,
-  prefetchRtcConfiguration,
-  randomId,
-  SignalingClient,
-  sleep,
-} from "./signaling.js";
+import { facingOf, mediaAvailable } from "./devices.js";
+import { LocalMedia } from "./media.js";
+import { readState, stateEnvelope } from "./partner.js";
+import { copyLink, readRoom, roomUrl, RoomWatch, showRoom, showRoomError } from "./room.js";
+import { newRoomName, normalizeRoom, ROOM_RULE } from "./rooms.js";
+import { displayName, showDevices, wireSettings } from "./settings.js";
+import { ScreenShare } from "./sharing.js";
+import { SignalingClient } from "./signaling.js";
+import { chime, chimes, unlockSound } from "./sound.js";
+import { resetStats, showStats } from "./stats.js";
+import { showTitle } from "./title.js";
 import {
   appendChat,
   clearChat,
   findElements,
-  mediaErrorText,
   renderControls,
-  resetStats,
+  renderRemote,
   setStatus,
-  showCopyFeedback,
   showLocal,
   showMediaMessage,
   showRemote,
-  showRoom,
-  showStats,
   showWaiting,
   ui,
 } from "./ui.js";
+import { CallView } from "./view.js";
 
 const STATS_MS = 1000;
 // While reconnecting, the time it has taken is shown to the second.
 const RECONNECTING_TICK_MS = 1000;
 // A reloaded tab finds here the call it was in (room, peer id and token), and resumes it.
 const RESUME_KEY = "videoChat.resume";
-// Before a call, how many people are in the room is asked this often.
-const WAITING_MS = 3000;
 const END_TEXT = {
-  hangup: "Call ended. Click Start Session to call again.",
+  hangup: "You left the call.",
   left: null,
   full: null,
-  lost: "The connection could not be restored. Click Start Session to call again.",
+  lost: null,
 };
 
 // The room this page is for, and the call in progress (null when none). `leaving` settles
 // once the last call gave its place back: a new call's first request goes after it.
-let room = DEFAULT_ROOM;
+let room = "";
 let roomIsValid = true;
 let call = null;
 let leaving = Promise.resolve();
-// Screen sharing: "off", "asking" (the browser's picker is open) or "on"; `screen` is the
-// shared screen's track while it is on.
-let sharing = "off";
-let screen = null;
-// Bumped to stop the loop that asks who is in the room.
-let roomWatch = 0;
+// What the other person last said of themselves (null: nothing yet), and what we last told
+// them (so a change is sent once).
+let partner = null;
+let toldPartner = "";
+const getCall = () => call;
+const media = new LocalMedia({ getCall, changed: render, message: showMediaMessage });
+const sharing = new ScreenShare({ getCall, changed: render, message: showMediaMessage });
+const view = new CallView({ changed: drawTitle });
+const roomWatch = new RoomWatch(showWaiting);
 
 function render() {
-  const stream = call && call.localStream;
+  // Everything that follows from the call's state and our media, drawn again.
+  const stream = media.stream;
+  showLocal(sharing.state === "on" ? sharing.stream : stream);
   renderControls({
     inCall: Boolean(call),
+    connected: Boolean(call && call.connected),
     chatOpen: Boolean(call && call.dc && call.dc.readyState === "open"),
     roomIsValid,
     stream,
-    sharing,
-    canShare: Boolean(call && call.connected && stream && stream.getVideoTracks().length),
-    shareSupported: Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia),
+    mediaAvailable: mediaAvailable(),
+    sharing: sharing.state,
+    shareSupported: ScreenShare.supported,
+    flippable: media.flippable,
+    facing: facingOf(media.track("video")),
   });
+  renderRemote({
+    state: ui.status.dataset.state,
+    stream: call ? ui.remoteVideo.srcObject : null,
+    partner,
+    link: roomUrl(room),
+    connected: Boolean(call && call.everConnected),
+  });
+  tellPartner();
+  drawTitle();
+}
+
+function tellPartner(force = false) {
+  // Our state to the other person, when it changed (or the channel is new).
+  if (!call) return;
+  const envelope = stateEnvelope({
+    stream: call.localStream,
+    sharing: sharing.state === "on",
+    name: displayName(),
+  });
+  const text = JSON.stringify(envelope);
+  if ((force || text !== toldPartner) && call.sendMessage(envelope)) toldPartner = text;
+}
+
+function drawTitle() {
+  showTitle({ state: call || ui.status.dataset.state !== "idle" ? ui.status.dataset.state : "", unread: view.unread, room });
 }
 
 // -- a call ----------------------------------------------------------------------------------
@@ -73,14 +105,19 @@ function render() {
 async function start(resume = null) {
   // `resume`: the peer id and token of the call this tab was in before a reload.
   if (call || !roomIsValid) return;
+  if (!resume) unlockSound();
   const signaling = new SignalingClient(location.href, room, resume || {});
-  const current = new Call(signaling, { getMedia: openMedia });
+  const current = new Call(signaling, { getMedia: () => media.forCall() });
   call = current;
-  stopWatchingRoom();
+  partner = null;
+  toldPartner = "";
+  roomWatch.stop();
   clearChat();
   showMediaMessage("");
+  showRoomError("");
   resetStats();
   watch(current);
+  view.setMode("call");
   render();
   await leaving; // usually long done: the DELETE takes a few milliseconds
   if (call === current) await current.start();
@@ -94,6 +131,7 @@ function watch(current) {
     });
   let statsTimer = null;
   let reconnectingTimer = null;
+  let waited = false; // the call waited for the other person: their coming chimes
   on("status", ({ state, text, since }) => {
     clearInterval(reconnectingTimer);
     if (state === "reconnecting") {
@@ -101,71 +139,57 @@ function watch(current) {
       reconnectingTimer = setInterval(show, RECONNECTING_TICK_MS);
       show();
     } else {
-      setStatus(state, text);
+      // "connecting" is ours to word; waiting again says why.
+      setStatus(state, state === "connecting" ? null : text);
     }
-    if (state === "connected" && !statsTimer) {
-      statsTimer = setInterval(() => updateStats(current), STATS_MS);
-      updateStats(current);
+    if (state === "connected") {
+      if (waited) chime();
+      waited = false;
+      view.startTimer();
+      if (!statsTimer) {
+        statsTimer = setInterval(() => updateStats(current), STATS_MS);
+        updateStats(current);
+      }
+    } else if (state === "waiting") {
+      waited = true;
+      view.stopTimer();
+      partner = null;
     }
     render();
   });
-  on("media", ({ stream }) => {
-    showLocal(stream);
+  on("media", render);
+  on("remote", ({ stream }) => {
+    showRemote(stream);
     render();
   });
-  on("remote", ({ stream }) => showRemote(stream));
-  on("channel", render);
-  on("chat", ({ text }) => appendChat("them", text));
+  on("channel", ({ open }) => {
+    if (open) tellPartner(true);
+    render();
+  });
+  on("chat", ({ text }) => {
+    appendChat("them", text, partner && partner.name);
+    view.received();
+  });
+  on("message", ({ message }) => {
+    if (message.type !== "state") return;
+    partner = readState(message);
+    render();
+  });
   on("end", ({ reason, error }) => {
     clearInterval(statsTimer);
     clearInterval(reconnectingTimer);
     call = null;
-    endSharing();
+    partner = null;
+    sharing.end();
     leaving = current.left;
-    showLocal(null);
     showRemote(null);
     resetStats();
-    if (reason === "error") setStatus("error", "Error: " + ((error && error.message) || error));
+    if (reason === "error") setStatus("error", "Could not connect: " + ((error && error.message) || error) + ".");
     else setStatus(reason === "hangup" ? "idle" : reason, END_TEXT[reason]);
+    view.setMode("lobby");
     render();
     watchRoom();
   });
-}
-
-async function openMedia() {
-  // Camera and microphone if possible; otherwise whichever works; otherwise receive only,
-  // saying why.
-  const attempts = [{ video: true, audio: true }, { audio: true }, { video: true }];
-  let firstError = null;
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    firstError = new Error("this browser (or an insecure http:// address) gives no camera access");
-    // Opened over http:// from another machine: say how to serve it over https.
-    if (!window.isSecureContext) firstError.name = "InsecureContextError";
-  } else {
-    for (const constraints of attempts) {
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia(constraints);
-        showMediaMessage(missingDeviceText(stream));
-        return stream;
-      } catch (err) {
-        firstError = firstError || err;
-        // A refusal applies to every device: asking again only repeats it.
-        if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) break;
-      }
-    }
-  }
-  showMediaMessage(mediaErrorText(firstError));
-  return null;
-}
-
-function missingDeviceText(stream) {
-  if (stream.getVideoTracks().length === 0) {
-    return "No camera available: the other person will hear you but not see you.";
-  }
-  if (stream.getAudioTracks().length === 0) {
-    return "No microphone available: the other person will see you but not hear you.";
-  }
-  return "";
 }
 
 function reconnectingText(since) {
@@ -217,8 +241,6 @@ async function updateStats(current) {
   if (call === current && current.pc === pc) current.lastSample = showStats(report, current.lastSample);
 }
 
-// -- chat, microphone and camera ---------------------------------------------------------------
-
 function sendChat(event) {
   event.preventDefault();
   const text = ui.messageInput.value;
@@ -228,182 +250,54 @@ function sendChat(event) {
   ui.messageInput.focus();
 }
 
-function toggleTrack(kind) {
-  const stream = call && call.localStream;
-  const track = stream && (kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks())[0];
-  if (track) track.enabled = !track.enabled;
-  render();
-}
-
-// -- screen sharing --------------------------------------------------------------------------
-
-async function toggleSharing() {
-  // Share the screen in the camera's place (the browser asks which screen or window), or
-  // stop sharing and send the camera again. The connection stays as it is.
-  if (sharing === "on") {
-    await stopSharing();
-    return;
-  }
-  const current = call;
-  if (sharing !== "off" || !current || !current.connected) return;
-  sharing = "asking";
-  render();
-  let stream = null;
-  try {
-    stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-  } catch (err) {
-    // Cancelled in the browser's picker (NotAllowedError), or no screen to share.
-    if (err && err.name !== "NotAllowedError") {
-      showMediaMessage("Your screen could not be shared (" + (err.message || err.name) + ").");
-    }
-  }
-  const track = stream && stream.getVideoTracks()[0];
-  // Still this call, and still asked for (hanging up meanwhile ends the sharing)?
-  const wanted = () => sharing === "asking" && call === current;
-  if (!track || !wanted() || !(await current.replaceVideo(track)) || !wanted()) {
-    if (stream) stopStream(stream);
-    if (sharing === "asking") sharing = "off";
-    render();
-    return;
-  }
-  sharing = "on";
-  screen = track;
-  // "Stop sharing" in the browser's own bar ends the track: send the camera again.
-  track.addEventListener("ended", () => {
-    if (screen === track) stopSharing();
-  });
-  showLocal(stream);
-  render();
-}
-
-async function stopSharing() {
-  const current = call;
-  const camera = current && current.localStream && current.localStream.getVideoTracks()[0];
-  endSharing();
-  if (current && camera) {
-    await current.replaceVideo(camera);
-    if (call === current) showLocal(current.localStream);
-  }
-  render();
-}
-
-function endSharing() {
-  // Stop the shared screen's track (the browser's sharing indicator goes away).
-  if (screen) screen.stop();
-  screen = null;
-  sharing = "off";
-}
-
-function stopStream(stream) {
-  for (const track of stream.getTracks()) track.stop();
-}
-
-// -- who is in the room, before a call -----------------------------------------------------
-
-async function watchRoom() {
-  // While no call runs: how many people are in the room, asked now and every few seconds
-  // (only while the tab is visible). A call, or another room, stops it.
-  const mine = ++roomWatch;
-  if (!roomIsValid) {
-    showWaiting(null);
-    return;
-  }
-  await leaving; // the place of a call that just ended is given back: not someone waiting
-  while (mine === roomWatch && !call) {
-    if (!document.hidden) {
-      // The ICE servers, ready before the click: the call starts without asking for them.
-      prefetchRtcConfiguration(location.href).catch(() => {});
-      const count = await countWaiting(room);
-      if (mine !== roomWatch || call) return;
-      showWaiting(count);
-    }
-    await sleep(WAITING_MS);
-  }
-}
-
-function stopWatchingRoom() {
-  roomWatch += 1;
-  showWaiting(null);
-}
-
-async function countWaiting(name) {
-  // GET /waiting: the number of people in the room; null when the server does not say.
-  const url = new URL("/waiting", location.href);
-  url.searchParams.set("room", name);
-  try {
-    const response = await fetch(url);
-    if (!response.ok) return null;
-    const answer = await response.json();
-    return typeof answer.waiting === "number" ? answer.waiting : null;
-  } catch (err) {
-    return null;
-  }
-}
-
 // -- the room --------------------------------------------------------------------------------
 
-function roomUrl() {
-  const url = new URL(location.pathname, location.origin);
-  url.searchParams.set("room", room);
-  return url.href;
-}
-
-function readRoom() {
-  // ?room=NAME, or the default room; a bad name is reported rather than silently replaced.
-  const name = new URLSearchParams(location.search).get("room");
-  if (name === null || name === "") return { name: DEFAULT_ROOM, valid: true };
-  return { name, valid: NAME_PATTERN.test(name) };
-}
-
-async function copyLink() {
-  const link = roomUrl();
-  try {
-    await navigator.clipboard.writeText(link);
-    showCopyFeedback("Link copied.");
-  } catch (err) {
-    // No clipboard API (insecure page, permission): select the link for Ctrl+C instead.
-    ui.roomLink.focus();
-    ui.roomLink.select();
-    let copied = false;
-    try {
-      copied = document.execCommand("copy");
-    } catch (ignored) {
-      copied = false;
-    }
-    showCopyFeedback(copied ? "Link copied." : "Link selected: press Ctrl+C (⌘C) to copy it.");
-  }
-}
-
-function newRoom() {
-  // A random, unguessable room name; the address bar follows so the link can be shared.
+function setRoom(name, { fresh = false } = {}) {
+  // Another room (typed, or new): the link and the address bar follow it.
   if (call) return;
-  room = randomId();
+  room = name;
   roomIsValid = true;
-  history.replaceState(null, "", roomUrl());
-  showRoom(room, roomUrl());
-  setStatus("idle", "New room: copy the link, send it to the other person, then Start Session.");
+  showRoom(room, true);
+  showRoomError("");
+  if (ui.status.dataset.state === "error" || fresh) setStatus("idle");
   render();
-  stopWatchingRoom();
   watchRoom();
+}
+
+function openTypedRoom(event) {
+  event.preventDefault();
+  const name = normalizeRoom(ui.roomInput.value);
+  if (name === null) {
+    showRoomError(ROOM_RULE + ".");
+    return;
+  }
+  setRoom(name);
+}
+
+function watchRoom() {
+  if (!roomIsValid) {
+    roomWatch.stop();
+    return;
+  }
+  roomWatch.run(room, { before: leaving, inCall: () => Boolean(call) });
 }
 
 // -- page setup ------------------------------------------------------------------------------
 
-function init() {
-  findElements();
-  const requested = readRoom();
-  room = requested.name;
-  roomIsValid = requested.valid;
-  showRoom(room, roomUrl());
-  ui.startButton.addEventListener("click", start);
+function wire() {
+  ui.startButton.addEventListener("click", () => start());
   ui.hangUpButton.addEventListener("click", hangUp);
-  ui.muteButton.addEventListener("click", () => toggleTrack("audio"));
-  ui.cameraButton.addEventListener("click", () => toggleTrack("video"));
-  ui.shareButton.addEventListener("click", toggleSharing);
+  ui.muteButton.addEventListener("click", () => media.toggle("audio"));
+  ui.cameraButton.addEventListener("click", () => media.toggle("video"));
+  ui.flipButton.addEventListener("click", () => media.flip());
+  ui.shareButton.addEventListener("click", () => sharing.toggle());
   ui.chatForm.addEventListener("submit", sendChat);
-  ui.copyLinkButton.addEventListener("click", copyLink);
-  ui.newRoomButton.addEventListener("click", newRoom);
-  ui.roomLink.addEventListener("focus", () => ui.roomLink.select());
+  ui.copyLinkButton.addEventListener("click", () => copyLink(room));
+  ui.inviteCopyButton.addEventListener("click", () => copyLink(room, ui.inviteCopyButton));
+  ui.newRoomButton.addEventListener("click", () => setRoom(newRoomName(), { fresh: true }));
+  ui.roomForm.addEventListener("submit", openTypedRoom);
+  view.wire();
+  wireSettings({ media, nameChanged: () => render() });
   window.addEventListener("pagehide", leavePage);
   window.addEventListener("online", () => {
     if (call) call.networkChanged();
@@ -420,17 +314,40 @@ function init() {
     // Back to the tab: tell who is in the room now rather than at the next turn.
     if (!document.hidden && !call) watchRoom();
   });
-  if (roomIsValid) setStatus("idle");
-  else setStatus("error", "Error: this link's room name is not valid. Click New room to make one.");
+}
+
+function init() {
+  findElements();
+  const requested = readRoom();
+  room = requested.name;
+  roomIsValid = requested.valid;
+  showRoom(room, roomIsValid);
+  wire();
+  view.setMode("lobby");
+  if (roomIsValid) {
+    setStatus("idle");
+  } else {
+    setStatus("error", "This link's room name is not valid: type another one, or make a new room.");
+    showRoomError(ROOM_RULE + ".");
+  }
   render();
+  showDevices(media);
   const resume = roomIsValid ? takeResume() : null;
-  if (resume) start(resume);
-  else watchRoom();
+  if (resume) {
+    start(resume);
+  } else {
+    watchRoom();
+    media.startPreview().then(() => showDevices(media));
+  }
   // The call in progress, for the browser's console (and the browser tests).
   window.videoChat = {
     get call() {
       return call;
     },
+    get partner() {
+      return partner;
+    },
+    chimes,
   };
 }
 

@@ -76,11 +76,11 @@ def test_two_tabs_call_five_times_and_hold_one_request_each(live_server, people)
         first.send(f"call {n}")
         second.expect_chat(f"call {n}")
         second.expect_remote_video_playing()
-        # Hang Up: Start Session is clickable again in the same task, before any request.
+        # Leave: Join is clickable again in the same task, before any request.
         assert first.page.evaluate(HANG_UP_AND_READ_START) is False
         second.expect_state("left", timeout=2000)
         first.expect_state("idle")
-        expect(second.button("Start Session")).to_be_enabled()
+        expect(second.button("Join")).to_be_enabled()
     for count in held:
         assert count.most == 1, f"{count.most} requests held open at once"
         alice.wait_until(
@@ -97,7 +97,7 @@ def test_a_third_tab_of_the_same_browser_is_told_the_room_is_full(live_server, p
     connect(alice, bob)
     carol.start()
     carol.expect_state("full")
-    expect(carol.button("Start Session")).to_be_enabled()
+    expect(carol.button("Join")).to_be_enabled()
     alice.send("still here")
     bob.expect_chat("still here")
 

@@ -38,7 +38,7 @@ def test_the_page_shows_who_is_waiting_before_a_call(live_server, people):
     alice.start()
     alice.expect_state("waiting")
     expect(waiting).to_be_visible(timeout=SHOWN_WITHIN)
-    expect(waiting).to_have_text("1 person is waiting in this room.")
+    expect(waiting).to_have_text("Someone is waiting for you in this room.")
     expect(alice.page.locator("#waiting")).to_be_hidden()  # not herself, in her call
 
     alice.hang_up()
@@ -56,7 +56,7 @@ def test_the_page_shows_who_is_waiting_before_a_call(live_server, people):
     expect(waiting).to_be_hidden()
     carol = people(url)
     expect(carol.page.locator("#waiting")).to_have_text(
-        "2 people are in a call here.", timeout=SHOWN_WITHIN
+        "Two people are already in a call here.", timeout=SHOWN_WITHIN
     )
     asked.clear()
     bob.page.wait_for_timeout(4000)  # Playwright's own wait: requests are recorded meanwhile

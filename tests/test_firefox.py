@@ -152,7 +152,7 @@ def test_firefox_tools_are_installed():
 @pytest.mark.parametrize(("first", "second"), PAIRS, ids=PAIR_IDS)
 def test_call_between_browsers(calls, server, first, second):
     """Two calls in a row: both pages connect, each plays the other's video, chat crosses
-    both ways, each one's Mute and Camera off reach the other (first call), and Hang Up (by
+    both ways, each one's Mute and Camera off reach the other (first call), and Leave (by
     the caller, then by the one called) leaves the room clear."""
     room = room_of(first, second)
     result = calls[first, second]

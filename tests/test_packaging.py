@@ -95,7 +95,7 @@ assert flask_app.__file__.startswith({str(tmp_path / "site")!r}), flask_app.__fi
 app = flask_app.create_app({{"SIGNAL_STORE": "memory://"}})
 client = app.test_client()
 page = client.get("/")
-assert page.status_code == 200 and b"Start Session" in page.data, page.status_code
+assert page.status_code == 200 and b">Join<" in page.data, page.status_code
 assert client.get("/main.js").status_code == 200
 assert client.get("/style.css").status_code == 200
 print("ok")

@@ -26,10 +26,21 @@ def fetch(client, path: str) -> tuple[int, str, bytes]:
 def test_index_and_files(client):
     status, mimetype, page = fetch(client, "/")
     assert (status, mimetype) == (200, "text/html")
-    assert b"Start Session" in page
+    assert b">Join<" in page
     assert fetch(client, "/index.html")[2] == page
     assert fetch(client, "/main.js")[:2] == (200, "text/javascript")
     assert fetch(client, "/style.css")[:2] == (200, "text/css")
+
+
+def test_an_insecure_page_is_reported_in_the_log_once(client, caplog):
+    """Advice for whoever runs the server goes to its log, not to the caller's screen."""
+    for host in ("192.168.1.20:5000", "192.168.1.20:5000", "127.0.0.1:5000", "localhost"):
+        assert fetch(client, f"http://{host}/")[0] == 200
+    assert fetch(client, "https://192.168.1.21/")[0] == 200
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "http://192.168.1.20:5000" in warnings[0]
+    assert "make lan" in warnings[0]
 
 
 @pytest.mark.parametrize("path", ["/.env", "/.flaskenv", "/../.env", "/missing.js", "/flask_app"])
@@ -66,7 +77,7 @@ def test_flask_run_reads_flaskenv_and_dotenv(tmp_path):
                 assert server.poll() is None, "flask run exited"
                 time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-            assert b"Start Session" in r.read()
+            assert b">Join<" in r.read()
         assert store.exists()
     finally:
         server.terminate()

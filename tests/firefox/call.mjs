@@ -14,9 +14,9 @@
 // harness/browser.py's CHROMIUM_ARGS, one --chromium-arg=FLAG each, so both harnesses launch
 // it alike.
 //
-// Each call, as a person would make it: the first person clicks Start Session and waits, the
+// Each call, as a person would make it: the first person clicks Join and waits, the
 // second clicks it; both pages reach "connected"; each sees the other's video play; a chat
-// message crosses each way; then one hangs up (the first in odd calls, the second in even
+// message crosses each way; then one leaves (the first in odd calls, the second in even
 // ones), who is left "idle" while the other sees "left". One browser process per kind for
 // the whole run; each person has a browser context and a window of their own.
 //
@@ -149,11 +149,11 @@ class Person {
   }
 
   start() {
-    return this.click("Start Session");
+    return this.click("Join");
   }
 
   hangUp() {
-    return this.click("Hang Up");
+    return this.click("Leave");
   }
 
   async waitState(state, timeout = STATE_TIMEOUT_MS) {
@@ -166,14 +166,14 @@ class Person {
   }
 
   async waitIdleControls() {
-    // Out of the call and done leaving the room: Start Session enabled (only once the page
-    // has freed its place), Hang Up disabled, camera released.
+    // Out of the call and done leaving the room: Join enabled (only once the page
+    // has freed its place), Leave disabled (and hidden), camera released.
     await this.waitFor(
       () => {
         const button = (label) =>
           [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === label);
         const released = document.getElementById("localVideo").srcObject === null;
-        return !button("Start Session").disabled && button("Hang Up").disabled && released;
+        return !button("Join").disabled && button("Leave").disabled && released;
       },
       null,
       STATE_TIMEOUT_MS,
