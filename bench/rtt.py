@@ -8,7 +8,7 @@ port. Each person's browser context reaches it only through a delaying proxy of 
 the page is loaded from the proxy's port, so every request it makes crosses the slow link.
 Media go browser to browser directly (ICE host candidates on the loopback).
 
-For each RTT, calls as bench/call_setup.py places them: the first person clicks Start Session
+For each RTT, calls as bench/call_setup.py places them: the first person clicks Join
 and waits, the second clicks; set-up runs from the second click to both pages showing
 ``connected``, timed in the pages. Between calls, one run of call_setup's in-page floor
 (two RTCPeerConnections signaled directly in JavaScript, in a third context that talks to
@@ -50,7 +50,7 @@ HEADER = ("RTT", "calls", "setup", "floor", "(setup - floor) / RTT", "requests p
 PATH_HEADER = ("after the click", "page", "step", "at server", "answered", "back", "connection")
 # Page marks (bench/call_setup.py's TIMESTAMPS_JS) shown in the critical path: (mark, label).
 PATH_MARKS = (
-    ("click", "clicks Start Session"),
+    ("click", "clicks Join"),
     ("camera", "camera open"),
     ("answer applied", "answer applied"),
     ("ice connected", "ICE connected"),
@@ -151,7 +151,7 @@ def one_call(server: Server, people: list[tuple[Person, DelayProxy]]) -> Call:
     cpu = server.cpu_seconds() - cpu
     first.expect_state("idle")
     for person in (first, second):
-        expect(person.button("Start Session")).to_be_enabled(timeout=CONNECTED_MS)
+        expect(person.button("Join")).to_be_enabled(timeout=CONNECTED_MS)
     return Call(setup, requests, pages, cpu)
 
 

@@ -88,7 +88,7 @@ def test_one_call_at_one_rtt_gives_every_table():
     steps = [(row[1], row[2]) for row in path[1:]]
     assert next(s for s in steps if not s[1].startswith("held ")) == (
         "second",
-        "clicks Start Session",
+        "clicks Join",
     )
     assert ("second", "sends GET /events") in steps
     assert ("second", "sends POST /signal answer") in steps

@@ -540,7 +540,8 @@ def test_copy_link_and_new_room(live_server, people):
         names.append(name)
     assert len(set(names)) == 3
     person.button("Copy link").click()
-    person.wait_until(lambda: clipboard() == f"{live_server.url}/?room={names[-1]}", 3, "not copied")
+    link = f"{live_server.url}/?room={names[-1]}"
+    person.wait_until(lambda: clipboard() == link, 3, "not copied")
 
     person.start()
     person.expect_state("waiting")

@@ -168,7 +168,7 @@ def test_a_relayed_call_survives_server_and_turn_restarts_and_a_reload(app, turn
 
 def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
     """coturn killed and not back: after about a minute of trying, each page says so and
-    offers Start Session again; with coturn back, a new call connects."""
+    offers Join again; with coturn back, a new call connects."""
     alice, bob = relayed_call(app, people, "turn-gone")
     turn.kill()
     for person in (alice, bob):
@@ -176,10 +176,10 @@ def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
     for person in (alice, bob):
         wait_for(
             person,
-            person.button("Start Session").is_enabled,
+            person.button("Join").is_enabled,
             GIVE_UP_S[1],
             lambda person=person: (
-                f"no Start Session after {GIVE_UP_S[1]} s: {shown(person)}, "
+                f"no Join after {GIVE_UP_S[1]} s: {shown(person)}, "
                 f"{person.probe('states')[-4:]}, {link(person)}"
             ),
         )
@@ -193,7 +193,7 @@ def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
         assert ended["state"] not in ("connected", "connecting", "waiting"), states
         text = person.status.text_content() or ""
         assert text.strip() and not RECONNECTING_TEXT.match(text), shown(person)
-        expect(person.button("Hang Up")).to_be_disabled()
+        expect(person.button("Leave")).to_be_hidden()
 
     turn.start()
     start_call(alice, bob)
