@@ -241,8 +241,19 @@ export class Call extends EventTarget {
   }
 
   sendDescription(pc, description) {
-    // An in-call offer or answer of negotiation.js, through the connection's outbox.
-    if (description.type === "offer") this.recovery.offered();
+    // An in-call offer or answer of negotiation.js, through the connection's outbox. An offer
+    // still unanswered after answerWaitMs, even on a connection that works, means the
+    // partner cannot renegotiate so (an aiortc peer refuses ICE restarts): the connection is
+    // replaced by a fresh one rather than left waiting for good.
+    if (description.type === "offer") {
+      this.recovery.offered();
+      clearTimeout(this.unansweredTimer);
+      this.unansweredTimer = setTimeout(() => {
+        if (!this.isCurrent(pc) || !this.negotiator.waitingForAnswer) return;
+        this.restartRefused = true;
+        this.connectionLost(pc, "unanswered");
+      }, RECONNECT.answerWaitMs);
+    }
     return this.outbox.description(() => this.signaling.postDescription(description));
   }
 
@@ -324,7 +335,10 @@ export class Call extends EventTarget {
     } catch (err) {
       if (!this.isCurrent(pc)) return;
       if (err instanceof ApiError && err.code === "offer_exists") {
-        this.renegotiate(pc, null, "waiting");
+        // Someone else's offer: answer it. In a call being rebuilt, that is the partner's,
+        // and our place stays ours.
+        if (this.everConnected) this.rebuild();
+        else this.renegotiate(pc, null, "waiting");
       } else if (err instanceof ApiError && !err.retriable) {
         this.fail(err);
       }
@@ -374,7 +388,8 @@ export class Call extends EventTarget {
     return {
       read: () => ({
         partnerPlaced: !this.partnerPresent || this.peers >= 2,
-        canRestart: Boolean(this.pc) && !this.anonymousPartner && !this.channelGone,
+        canRestart:
+          Boolean(this.pc) && !this.anonymousPartner && !this.channelGone && !this.restartRefused,
         answered: !this.pc || !this.negotiator.waitingForAnswer,
       }),
       restart: () => this.negotiator.restartIce(),
@@ -390,6 +405,7 @@ export class Call extends EventTarget {
     // flow again (whoever reads no offer posts one, the other answers it).
     const pc = this.pc;
     this.channelGone = false;
+    this.restartRefused = false;
     this.pc = null;
     closeConnection(pc, this.dc);
     this.emit("remote", { stream: null });
@@ -500,6 +516,7 @@ export class Call extends EventTarget {
     this.ended = true;
     clearTimeout(this.unplacedTimer);
     clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.unansweredTimer);
     this.recovery.stop();
     this.signaling.stop();
     if (reason !== "left" && !this.anonymousPartner && this.dc && this.dc.readyState === "open") {
@@ -529,6 +546,7 @@ export class Call extends EventTarget {
     this.ended = true;
     clearTimeout(this.unplacedTimer);
     clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.unansweredTimer);
     this.recovery.stop();
     this.signaling.stop();
     closeConnection(this.pc, this.dc);

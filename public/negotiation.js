@@ -37,7 +37,7 @@ export class Negotiator {
       // Another offer may have been applied meanwhile (we were polite): only an offer goes.
       if (this.pc.localDescription.type !== "offer") return;
       this.offersSent += 1;
-      await this.send(this.pc.localDescription.toJSON());
+      await this.send(keepDtlsRole(this.pc, this.pc.localDescription.toJSON()));
     } catch (err) {
       console.warn("could not renegotiate:", err.message);
     } finally {
@@ -95,4 +95,29 @@ export function sessionId(sdp) {
   // The session id of an SDP's origin line: "o=<user> <session id> <version> ...".
   const match = /^o=\S+ (\S+) /m.exec(sdp || "");
   return match ? match[1] : null;
+}
+
+export function keepDtlsRole(pc, offer) {
+  // An in-call offer says "a=setup:actpass" (either DTLS role); Firefox may answer it with
+  // the role the other way round, which Chromium cannot apply to a transport already up
+  // ("Failed to set SSL role"). The offer that goes out names the role we have, so the
+  // answer keeps it (RFC 8842 allows either in a subsequent offer); our own description is
+  // untouched.
+  const role = currentRole(pc);
+  if (!role) return offer;
+  return { ...offer, sdp: offer.sdp.replace(/^a=setup:actpass$/gm, `a=setup:${role}`) };
+}
+
+function currentRole(pc) {
+  // "active" (we are the DTLS client) or "passive", from the descriptions in force.
+  const setup = (description) => {
+    const match = /^a=setup:(\w+)/m.exec((description && description.sdp) || "");
+    return match ? match[1] : null;
+  };
+  const local = setup(pc.currentLocalDescription);
+  if (local === "active" || local === "passive") return local;
+  const remote = setup(pc.currentRemoteDescription);
+  if (remote === "active") return "passive";
+  if (remote === "passive") return "active";
+  return null;
 }
