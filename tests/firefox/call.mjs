@@ -145,7 +145,11 @@ class Person {
       STATE_TIMEOUT_MS,
       `no enabled "${name}" button`,
     );
-    await handle.asElement().click();
+    try {
+      await handle.asElement().click();
+    } catch (error) {
+      throw new Error(`${this.name} (${this.kind}) could not click "${name}": ${error.message}`);
+    }
   }
 
   start() {
@@ -189,7 +193,13 @@ class Person {
   }
 
   async send(text) {
-    // Type into the text box labelled "Message", then click Send.
+    // Type into the text box labelled "Message", then click Send; where the chat is a closed
+    // panel (a small window), open it first, as a person would.
+    const closed = await this.page.evaluate(() => {
+      const field = document.getElementById("messageInput");
+      return !field || field.getClientRects().length === 0;
+    });
+    if (closed) await this.page.click("#chatButton");
     const input = await this.page.evaluateHandle(() =>
       [...document.querySelectorAll("label")].find((l) => l.textContent.trim() === "Message")
         .control,
