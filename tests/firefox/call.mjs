@@ -323,7 +323,9 @@ function usesCurrent(mine, theirs) {
   // descriptions, and (where the stats tell) on a succeeded selected pair of a transport using
   // its current ones (tests/recovery.py says why not the pair's candidates).
   if (!mine || !theirs || mine.remoteUfrag !== theirs.localUfrag) return false;
-  if (!mine.pairState) return false;
+  // Firefox may name no selected pair after a restart (none of its pairs is flagged
+  // nominated again): its connection state and descriptions are then what tells.
+  if (!mine.pairState) return mine.connectionState === "connected" && !mine.transportUfrag;
   const transport = mine.transportUfrag || mine.statsLocalUfrag || mine.localUfrag;
   return mine.pairState === "succeeded" && transport === mine.localUfrag;
 }
