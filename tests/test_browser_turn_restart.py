@@ -176,7 +176,9 @@ def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
     for person in (alice, bob):
         wait_for(
             person,
-            person.button("Join").is_enabled,
+            lambda person=person: (
+                person.button("Join").is_visible() and person.button("Join").is_enabled()
+            ),
             GIVE_UP_S[1],
             lambda person=person: (
                 f"no Join after {GIVE_UP_S[1]} s: {shown(person)}, "
