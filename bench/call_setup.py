@@ -82,7 +82,8 @@ TIMESTAMPS_JS = """
     const response = await nativeFetch(input, init);
     const url = String(input);
     const method = init.method || "GET";
-    if (method === "GET" && url.includes("/signal?") && url.includes("type=offer")) {
+    // Entering: the first GET /events, not held, brings the offer and what else waits.
+    if (method === "GET" && url.includes("/events?") && !url.includes("wait=")) {
       mark("entered");
     }
     if (method === "POST" && String(init.body).includes('"type":"answer"')) mark("answer posted");
@@ -303,10 +304,10 @@ async (iceServers) => {
 """
 
 
-# The second person's critical path: (label, whose page, mark), in the order a call goes.
+# The second person's critical path: (label, whose page, mark), in the order a call goes. The
+# camera is not a step: the lobby's preview opened it before the click.
 STEPS = (
-    ("room entered, offer read", "second", "entered"),
-    ("camera open", "second", "camera"),
+    ("room entered: offer and candidates read", "second", "entered"),
     ("answer posted", "second", "answer posted"),
     ("answer applied at the caller", "first", "answer applied"),
     ("ICE connected (both)", "both", "ice connected"),

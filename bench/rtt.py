@@ -51,7 +51,6 @@ PATH_HEADER = ("after the click", "page", "step", "at server", "answered", "back
 # Page marks (bench/call_setup.py's TIMESTAMPS_JS) shown in the critical path: (mark, label).
 PATH_MARKS = (
     ("click", "clicks Join"),
-    ("camera", "camera open"),
     ("answer applied", "answer applied"),
     ("ice connected", "ICE connected"),
     ("state connected", "connected (chat channel open)"),

@@ -464,7 +464,9 @@ export class Call extends EventTarget {
   sendMessage(message) {
     // Any other envelope ({type, ...}) for the other person; false when the channel is not
     // open, or the partner only understands plain text.
-    if (!this.dc || this.dc.readyState !== "open" || this.anonymousPartner) return false;
+    // partnerPresent, not anonymousPartner: the page sends its state as the channel opens,
+    // before the call has decided the latter.
+    if (!this.dc || this.dc.readyState !== "open" || !this.partnerPresent) return false;
     this.dc.send(JSON.stringify(message));
     return true;
   }
