@@ -99,8 +99,9 @@ class Link:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 if not chunk:
                     break
-                writer.write(chunk)
+                # Logged first: whoever reads the bytes then finds them in the log.
                 self.record(number, direction, read_at, chunk)
+                writer.write(chunk)
                 await writer.drain()
         except OSError:
             pass  # the other end is gone: close ours too

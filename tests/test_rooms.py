@@ -18,7 +18,7 @@ from webrtc_signal import (
     SqliteStore,
     TooManySignals,
 )
-from webrtc_signal.keys import peer_key
+from webrtc_signal.keys import new_candidate_key, new_description_key, peer_key
 
 OFFER = {"type": "offer", "sdp": "o"}
 ANSWER = {"type": "answer", "sdp": "a"}
@@ -445,17 +445,29 @@ def test_hang_up_ends_the_callers_waiting_reads():
     assert len(results) == 1
 
 
-def test_an_offer_left_by_a_peer_without_a_place_is_not_answered(signaling):
-    """A post that lands after its sender hung up leaves an offer nobody can answer: the next
-    person to enter finds the room empty and offers instead."""
+@pytest.mark.parametrize("with_offer", [True, False], ids=["with-offer", "candidates-only"])
+def test_what_lands_after_its_senders_hang_up_never_reaches_the_next_person(signaling, with_offer):
+    """Posts that land after their sender hung up (an offer re-post, candidates, an in-call
+    offer, sent before the hang-up) leave signals nobody can answer: the next person to enter
+    finds the room empty and offers instead, and the room is clear of them."""
     alice = enter(signaling, "r", "alice")
     signaling.hang_up("r", **alice)
-    # Alice's offer re-post, sent before her hang-up, lands after it (as a race would).
-    signaling.store.set(
-        ("webrtc_signal", "r", "offer"), {"payload": OFFER, "peer": "alice"}, signaling.ttl
+    # Each written as the late request would, after its place check passed.
+    late = {"peer": "alice"}
+    if with_offer:
+        offer = {**late, "payload": OFFER}
+        signaling.store.set(("webrtc_signal", "r", "offer"), offer, signaling.ttl)
+    signaling.store.set_many(
+        [
+            (new_candidate_key("r", "candidate_initiator"), {**late, "payload": CAND}),
+            (new_description_key("r"), {**late, "payload": OFFER}),
+        ],
+        signaling.ttl,
     )
     bob = enter(signaling, "r", "bob")
-    assert signaling.read("r", "offer", **bob) is None
+    events = signaling.events("r", **bob)
+    assert (events["offer"], events["candidates"], events["descriptions"]) == (None, [], [])
+    assert signaling.room_state("r") == {**signaling.room_state("empty"), "peers": 1}
     signaling.post("r", "offer", OFFER, **bob)
 
 

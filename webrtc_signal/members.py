@@ -82,16 +82,20 @@ class Members:
             raise RoomFull("two people are already in a call in this room")
         new_token = secrets.token_urlsafe(protocol.TOKEN_BYTES)
         member = {"peer": peer, "seen": self.clock(), "token": _digest(new_token)}
-        offer = self.store.get(keys.description_key(room, protocol.OFFER))
-        sender = offer.get("peer") if offer is not None else None
-        if offer is not None and sender is None:
+        # One read of the room. What a peer holding no place sent (a post that landed after
+        # its hang-up) would never be answered, and must not reach the newcomer: it goes.
+        holders = {m["peer"] for m in slots.values()}
+        signals = [
+            (k, r) for k, r in self.store.list(keys.room_prefix(room)) if k[2] != protocol.PEERS
+        ]
+        strays = [k for k, r in signals if r.get("peer") not in (None, *holders)]
+        if strays:
+            self.store.delete_many(strays)
+        offer_key = keys.description_key(room, protocol.OFFER)
+        if any(k == offer_key and r.get("peer") is None for k, r in signals):
             # Entering to answer an offer posted without a peer id: that client can neither
             # enter nor show a token, so the room stays open to it for this member's call.
             member["open"] = True
-        elif sender is not None and all(m["peer"] != sender for m in slots.values()):
-            # An offer whose sender holds no place (a post that landed after its hang-up)
-            # would never be answered: it goes, with whatever else that peer left.
-            self.remove_signals_of(room, sender)
         for slot in SLOTS:
             if slot not in slots and self.store.create(keys.peer_key(room, slot), member, self.ttl):
                 self.notifier.notify(room)  # the one waiting learns that the room filled
