@@ -19,7 +19,13 @@ import { Negotiator } from "./negotiation.js";
 import { Outbox } from "./outbox.js";
 import { RECONNECT, Recovery } from "./recovery.js";
 import { ApiError } from "./signaling.js";
-import { closeConnection, sendTrack, stopSending, stopTracks } from "./tracks.js";
+import {
+  closeAfterSending,
+  closeConnection,
+  sendTrack,
+  stopSending,
+  stopTracks,
+} from "./tracks.js";
 
 export { stopTracks };
 
@@ -521,15 +527,18 @@ export class Call extends EventTarget {
     clearTimeout(this.unansweredTimer);
     this.recovery.stop();
     this.signaling.stop();
+    let said = false;
     if (reason !== "left" && !this.anonymousPartner && this.dc && this.dc.readyState === "open") {
       try {
         this.dc.send(BYE);
+        said = true;
       } catch (err) {
         // The channel closed in between: the other side notices the close instead.
       }
     }
     if (this.pc) stopSending(this.pc);
-    closeConnection(this.pc, this.dc);
+    if (said) closeAfterSending(this.pc, this.dc);
+    else closeConnection(this.pc, this.dc);
     this.pc = null;
     this.connected = false;
     stopTracks(this.localStream);

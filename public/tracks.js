@@ -34,6 +34,26 @@ export function closeConnection(pc, dc) {
   if (pc) pc.close();
 }
 
+// How long a connection stays open for a goodbye just sent on its channel.
+export const FLUSH_MS = 1000;
+
+export function closeAfterSending(pc, dc) {
+  // Closing the channel sends what is queued on it first; closing the connection at once
+  // may cut that off (Chromium drops a `bye` sent just before, and Firefox then waits for a
+  // partner who hung up). The connection closes once the channel has, or after FLUSH_MS.
+  if (!pc || !dc || dc.readyState !== "open") {
+    closeConnection(pc, dc);
+    return;
+  }
+  const close = () => {
+    clearTimeout(timer);
+    pc.close();
+  };
+  const timer = setTimeout(close, FLUSH_MS);
+  dc.addEventListener("close", close, { once: true });
+  dc.close();
+}
+
 export function stopTracks(stream) {
   if (stream) for (const track of stream.getTracks()) track.stop();
 }

@@ -84,7 +84,13 @@ export class FakeChannel extends EventTarget {
     this.sent.push(data);
   }
   close() {
+    // As a browser's: "closing" while what was sent still goes out; finishClosing() ends it.
+    if (this.readyState === "open") this.readyState = "closing";
+    else this.readyState = "closed";
+  }
+  finishClosing() {
     this.readyState = "closed";
+    this.dispatchEvent(new Event("close"));
   }
   open() {
     this.readyState = "open";
@@ -132,6 +138,7 @@ export class FakePeerConnection extends EventTarget {
     this.operations = 0;
     this.restartsWanted = 0; // restartIce() calls
     this.restartsDone = 0; // of those, how many an answered offer of ours carried
+    this.iceRestartOffers = 0; // createOffer({iceRestart: true}) calls
     this.firing = false;
     this.negotiationNeededFired = 0;
     this.closed = false;
@@ -191,8 +198,9 @@ export class FakePeerConnection extends EventTarget {
 
   // -- descriptions ------------------------------------------------------------------------
 
-  makeOffer() {
-    const restart = this.restartsWanted > this.restartsDone || !this.localUfrag;
+  makeOffer({ iceRestart = false } = {}) {
+    if (iceRestart) this.iceRestartOffers += 1;
+    const restart = iceRestart || this.restartsWanted > this.restartsDone || !this.localUfrag;
     const ufrag = restart ? `u${++ufrags}` : this.localUfrag;
     for (const t of this.transceivers) if (t.mid === null && !t.stopped) t.mid = `m${this.mids++}`;
     const media = this.transceivers.map((t) => t.kind);
@@ -217,8 +225,8 @@ export class FakePeerConnection extends EventTarget {
     return new FakeDescription({ type: "answer", sdp });
   }
 
-  createOffer() {
-    return this.enqueue(() => this.makeOffer());
+  createOffer(options) {
+    return this.enqueue(() => this.makeOffer(options));
   }
 
   createAnswer() {
