@@ -9,6 +9,8 @@ polite receiver.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.test_firefox import run_calls, tools  # noqa: F401 (the fixture: tools are there)
@@ -45,7 +47,7 @@ def test_ice_restarts_between_firefox_and_chromium(live_server, first, second):
         calls=1,
         timeout=SCRIPT_TIMEOUT_S,
     )["pairs"]
-    assert result["ok"], result
+    assert result["ok"], json.dumps(result, indent=1)
     [call] = result["calls"]
     restarts = call["restarts"]
     assert [r["by"] for r in restarts] == ["first", "second"] * ROUNDS

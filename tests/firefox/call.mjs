@@ -123,13 +123,23 @@ class Person {
 
   async fail(message) {
     // Say who and where the page was, so a failure explains itself.
-    const status = await this.page
+    throw new Error(`${this.name} (${this.kind}) ${message} [status ${await this.describe()}]`);
+  }
+
+  async describe() {
+    // The page's status, its chat channel and the last chat lines.
+    return await this.page
       .evaluate(() => {
         const shown = document.getElementById("status");
-        return `${shown.dataset.state}: ${shown.textContent.trim()}`;
+        const chat = [...document.querySelectorAll("#chatLog li")].map((li) => li.textContent);
+        const call = window.videoChat && window.videoChat.call;
+        const channel = call && call.dc ? call.dc.readyState : "none";
+        return (
+          `${shown.dataset.state}: ${shown.textContent.trim()}; channel ${channel}; ` +
+          `chat ${JSON.stringify(chat.slice(-3))}`
+        );
       })
       .catch(() => "unknown");
-    throw new Error(`${this.name} (${this.kind}) ${message} [status ${status}]`);
   }
 
   async click(name) {
@@ -363,13 +373,17 @@ async function restartIce(by, other) {
   const ms = Date.now() - startedAt;
   const text = `after ${by.kind}'s ICE restart`;
   await by.send(text);
-  await other.waitChat(text);
+  const sentAt = Date.now();
+  await other.waitChat(text).catch(async (err) => {
+    throw new Error(`${err.message}; sent by ${by.kind}: ${await by.describe()}`);
+  });
   return {
     by: by.name,
     ms,
     before: { [by.name]: before[0], [other.name]: before[1] },
     after: { [by.name]: after[0], [other.name]: after[1] },
     chat: text,
+    chat_ms: Date.now() - sentAt,
   };
 }
 

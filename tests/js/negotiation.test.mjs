@@ -114,7 +114,15 @@ test("one side restarts ICE: an offer with new credentials, answered with new on
   assert.equal(toB[0].type, "offer");
   assert.notEqual(iceUfrag(toB[0].sdp), ufragA);
   assert.equal(a.negotiator.waitingForAnswer, true);
+  // A is ICE's controlling side: its new credentials are not in use before B has them.
+  const applied = a.pc.log.length;
+  assert.equal(a.pc.signalingState, "stable");
+  assert.equal(a.pc.localUfrag, ufragA);
   await drain(pair);
+  assert.deepEqual(a.pc.log.slice(applied), [
+    ["local", "offer"],
+    ["remote", "answer"],
+  ]);
   assertAgreed(pair);
   assert.notEqual(a.pc.localUfrag, ufragA);
   assert.notEqual(b.pc.localUfrag, ufragB);
@@ -123,34 +131,37 @@ test("one side restarts ICE: an offer with new credentials, answered with new on
   assert.deepEqual([b.negotiator.offersSent, b.negotiator.answersReceived], [0, 0]);
 });
 
-test("crossing offers: the polite side rolls back and answers, the impolite ignores", async () => {
+test("crossing offers: the polite side drops its own and answers, the impolite ignores", async () => {
   const pair = await connectedPair();
   const { a, b, toA, toB } = pair;
   const [ufragA, ufragB] = [a.pc.localUfrag, b.pc.localUfrag];
   a.negotiator.restartIce();
   b.negotiator.restartIce();
   await until(() => toA.length === 1 && toB.length === 1, "both offers");
-  assert.equal(a.pc.signalingState, "have-local-offer");
-  assert.equal(b.pc.signalingState, "have-local-offer");
+  // Each applies its restart offer only with the answer to it.
+  for (const s of [a, b]) {
+    assert.equal(s.pc.signalingState, "stable");
+    assert.equal(s.negotiator.waitingForAnswer, true);
+  }
 
-  // B (polite) gets A's offer: its own goes back, and it answers.
+  // B (polite) gets A's offer: its own is dropped, and it answers.
   await b.deliver(toB.shift());
-  assert.ok(b.pc.log.some(([what]) => what === "rollback"), "B rolled its offer back");
+  assert.ok(!b.pc.log.some(([what]) => what === "rollback"), "B's offer, never applied, is dropped");
   assert.deepEqual(
     toA.map((d) => d.type),
     ["offer", "answer"],
   );
-  // A (impolite) gets B's offer, made before the rollback: ignored, A still waits.
+  // A (impolite) gets B's offer, made before it was dropped: ignored, A still waits.
   await a.deliver(toA.shift());
   assert.equal(a.negotiator.ignoreOffer, true);
-  assert.equal(a.pc.signalingState, "have-local-offer");
+  assert.equal(a.negotiator.waitingForAnswer, true);
   await a.deliver(toA.shift()); // B's answer
   assert.equal(a.pc.signalingState, "stable");
   assert.notEqual(a.pc.localUfrag, ufragA);
   assert.notEqual(b.pc.localUfrag, ufragB);
   const answeredWith = b.pc.localUfrag;
 
-  // B's own restart was rolled back, not done: negotiationneeded comes again, and it offers.
+  // B's own restart was dropped, not done: it is offered again.
   await until(() => toA.length === 1, "B's restart, offered again");
   assert.equal(toA[0].type, "offer");
   await drain(pair);
@@ -246,7 +257,7 @@ test("a restart while one is in flight: a second offer once the first is answere
 
 test("a description from an earlier connection (another session id) is dropped", async () => {
   const pair = await connectedPair();
-  const { a, b, toA } = pair;
+  const { a, b, toA, toB } = pair;
   const earlier = new FakePeerConnection({}); // the partner's connection before a fresh one
   const offer = {
     type: "offer",
@@ -259,9 +270,9 @@ test("a description from an earlier connection (another session id) is dropped",
   assert.deepEqual(toA, [], "no answer to it");
   const answer = { ...offer, type: "answer" };
   a.negotiator.restartIce();
-  await until(() => a.pc.signalingState === "have-local-offer", "A's offer");
+  await until(() => toB.length === 1, "A's offer");
   await a.deliver(answer); // not B's answer: A still waits for it
-  assert.equal(a.pc.signalingState, "have-local-offer");
+  assert.equal(a.negotiator.waitingForAnswer, true);
   assert.equal(a.negotiator.answersReceived, 0);
   await drain(pair);
   assertAgreed(pair);
