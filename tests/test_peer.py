@@ -47,6 +47,7 @@ from webrtc_signal.peer import (
     parse_args,
     parse_message,
     pattern_frame,
+    pong_json,
 )
 
 WEBRTC_PEER = Path(sys.executable).with_name("webrtc-peer")
@@ -96,6 +97,13 @@ def test_messages_are_read_as_the_page_reads_them():
         "text", '{"type": "chat", "text": 3}'
     )
     assert parse_message(b"bytes \xff") == Message("text", "bytes \ufffd")
+    # The page's heartbeat is answered, never shown or echoed; other envelopes are ignored.
+    ping = parse_message('{"type": "ping", "n": 7}')
+    assert ping == Message("ping", ping=7)
+    assert json.loads(pong_json(ping.ping)) == {"type": "pong", "n": 7}
+    state = parse_message('{"type": "state", "muted": true}')
+    assert state == Message("ignored")
+    assert echo_of(ping) is None and echo_of(state) is None
     assert json.loads(chat_json("x")) == {"type": "chat", "text": "x"}
 
 

@@ -47,6 +47,7 @@ from .convert import (
     echo_of,
     ice_servers_from_json,
     parse_message,
+    pong_json,
 )
 from .ending import CallFailed, Ending
 from .media import TRACK_ID_PREFIX, Echo, TestPattern, is_peer_track, pattern_frame
@@ -72,4 +73,5 @@ __all__ = [
     "parse_args",
     "parse_message",
     "pattern_frame",
+    "pong_json",
 ]

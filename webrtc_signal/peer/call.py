@@ -18,7 +18,14 @@ from aiortc.mediastreams import MediaStreamTrack
 from ..client import Side, Signal, SignalingClient
 from ..errors import RoomFull, SignalError
 from ..protocol import DEFAULT_ROOM
-from .convert import BYE_JSON, chat_json, echo_of, ice_servers_from_json, parse_message
+from .convert import (
+    BYE_JSON,
+    chat_json,
+    echo_of,
+    ice_servers_from_json,
+    parse_message,
+    pong_json,
+)
 from .ending import CallFailed, Ending
 from .media import Echo, echo_of_track
 from .negotiation import Negotiation
@@ -220,6 +227,10 @@ class Peer(Negotiation):
             message = parse_message(data)
             if message.kind == "bye":
                 self._end(Ending.LEFT)
+                return
+            if message.kind == "ping" and channel.readyState == "open":
+                channel.send(pong_json(message.ping))
+            if message.kind in ("ping", "ignored"):
                 return
             if self.on_chat is not None:
                 self.on_chat(message.text)

@@ -16,10 +16,12 @@ ECHO_PREFIX = "echo: "
 
 @dataclass(frozen=True)
 class Message:
-    """A data channel message as the page reads it: chat, bye, or plain text."""
+    """A data channel message as the page reads it: chat, bye, plain text, the heartbeat's
+    ping (its number, to answer with pong_json), or an envelope this peer ignores (a state)."""
 
-    kind: Literal["chat", "bye", "text"]
+    kind: Literal["chat", "bye", "text", "ping", "ignored"]
     text: str = ""
+    ping: Any = None
 
 
 def description_to_json(description: RTCSessionDescription) -> dict[str, str]:
@@ -87,6 +89,11 @@ def chat_json(text: str) -> str:
 BYE_JSON = json.dumps({"type": "bye"})
 
 
+def pong_json(ping: Any) -> str:
+    """The answer to the page's heartbeat ping number ``ping``: it shows the path works."""
+    return json.dumps({"type": "pong", "n": ping})
+
+
 def parse_message(data: str | bytes) -> Message:
     """A data channel message, read as the page reads it: plain text is shown as it came."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
@@ -99,11 +106,16 @@ def parse_message(data: str | bytes) -> Message:
         return Message("bye")
     if kind == "chat" and isinstance(envelope.get("text"), str):
         return Message("chat", envelope["text"])
+    if kind == "ping":
+        return Message("ping", ping=envelope.get("n"))
+    if isinstance(kind, str) and kind != "chat":
+        return Message("ignored")  # an envelope of a type this peer does not know
     return Message("text", text)
 
 
 def echo_of(message: Message) -> str | None:
-    """The echo of a chat or text message; None for a bye, and for an echo (no ping-pong)."""
-    if message.kind == "bye" or message.text.startswith(ECHO_PREFIX):
+    """The echo of a chat or text message; None for anything else, and for an echo (no
+    endless back and forth)."""
+    if message.kind not in ("chat", "text") or message.text.startswith(ECHO_PREFIX):
         return None
     return ECHO_PREFIX + message.text
