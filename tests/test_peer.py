@@ -591,6 +591,8 @@ def test_the_peer_answers_an_in_call_re_offer_and_not_an_ice_restart(
             else:
                 await signaling.enter()
                 offering = asyncio.create_task(partner.offer_first())
+                # The peer comes in once the offer waits: sooner, it might offer first.
+                await until(lambda: room_state(live_server, room)["offer"] == 1, 5, "no offer")
                 running = asyncio.create_task(peer.run())
                 await offering
             await partner.connected()
