@@ -15,6 +15,7 @@
 // that, negotiation.js carries offers in the live call, and recovery.js decides how a lost
 // connection comes back: an ICE restart, or a fresh connection in the same room.
 import { BYE, chatData, readData } from "./envelopes.js";
+import { Heartbeat } from "./heartbeat.js";
 import { Negotiator } from "./negotiation.js";
 import { Outbox } from "./outbox.js";
 import { RECONNECT, Recovery } from "./recovery.js";
@@ -38,6 +39,11 @@ const OFFER_FRESH_MS = 1000;
 const KEEP_PLACE_MS = 3000;
 // How long an answer to a client without a place in the room may take to connect.
 const UNPLACED_ANSWER_MS = 15000;
+// Why an ICE restart cannot bring a lost connection back, so that a fresh one is built: the
+// chat channel closed (the partner's connection is gone: a reload), an in-call offer went
+// unanswered (the partner cannot restart ICE), or the path went quiet right after an
+// exchange while ICE saw nothing wrong (isStale).
+const NO_RESTART = new Set(["channel", "unanswered", "stale"]);
 
 export class Call extends EventTarget {
   constructor(signaling, { getMedia = async () => null, PeerConnection } = {}) {
@@ -159,6 +165,18 @@ export class Call extends EventTarget {
     this.negotiator = new Negotiator(pc, {
       polite: false, // decided with the role: the receiver is polite
       send: (description) => this.sendDescription(pc, description),
+      settled: () => {
+        this.negotiatedAt = Date.now();
+      },
+    });
+    this.negotiatedAt = null; // when the last in-call exchange was done
+    this.noRestart = null; // a NO_RESTART reason, once this connection is past restarting
+    this.heartbeat = new Heartbeat({
+      alive: () => this.isCurrent(pc),
+      send: (message) => this.sendMessage(message),
+      quiet: () => this.connectionLost(pc, this.isStale(pc) ? "stale" : "quiet"),
+      // A path that ICE never called broken comes back with no connection state change.
+      answered: () => this.recovery.active && this.checkConnected(pc),
     });
     // Whether the other person holds a place in the room. A client that sends no peer id
     // never does: its leaving shows on the connection, not in the count.
@@ -255,9 +273,9 @@ export class Call extends EventTarget {
       this.recovery.offered();
       clearTimeout(this.unansweredTimer);
       this.unansweredTimer = setTimeout(() => {
-        if (!this.isCurrent(pc) || !this.negotiator.waitingForAnswer) return;
-        this.restartRefused = true;
-        this.connectionLost(pc, "unanswered");
+        if (this.isCurrent(pc) && this.negotiator.waitingForAnswer) {
+          this.connectionLost(pc, "unanswered");
+        }
       }, RECONNECT.answerWaitMs);
     }
     return this.outbox.description(() => this.signaling.postDescription(description));
@@ -380,10 +398,11 @@ export class Call extends EventTarget {
   // -- a lost connection, brought back (recovery.js) ------------------------------------
 
   connectionLost(pc, reason) {
-    // The path to the other person broke (`reason`: "disconnected", "failed", "channel",
-    // "online", "answer"): bring it back without a click, while they hold a place.
+    // The path to the other person broke (`reason`: "disconnected", "failed", "online",
+    // "answer", "quiet", or one of NO_RESTART's): bring it back without a click, while they
+    // hold a place.
     if (!this.isCurrent(pc) || !this.everConnected) return;
-    if (reason === "channel") this.channelGone = true;
+    if (NO_RESTART.has(reason)) this.noRestart = reason;
     this.connected = false;
     if (this.recovery.begin()) this.status("reconnecting");
     this.recovery.step(); // at once, or sooner than planned
@@ -395,7 +414,7 @@ export class Call extends EventTarget {
       read: () => ({
         partnerPlaced: !this.partnerPresent || this.peers >= 2,
         canRestart:
-          Boolean(this.pc) && !this.anonymousPartner && !this.channelGone && !this.restartRefused,
+          Boolean(this.pc) && !this.anonymousPartner && this.noRestart === null,
         answered: !this.pc || !this.negotiator.waitingForAnswer,
       }),
       restart: () => this.negotiator.restartIce(),
@@ -410,8 +429,6 @@ export class Call extends EventTarget {
     // A fresh connection in the same room, keeping our place, camera and chat: the seed's
     // flow again (whoever reads no offer posts one, the other answers it).
     const pc = this.pc;
-    this.channelGone = false;
-    this.restartRefused = false;
     this.pc = null;
     closeConnection(pc, this.dc);
     this.emit("remote", { stream: null });
@@ -452,8 +469,20 @@ export class Call extends EventTarget {
     });
   }
 
+  isStale(pc) {
+    // A ping went unanswered on a connection that ICE calls connected, soon after an in-call
+    // exchange: that exchange left a path that carries nothing (heartbeat.js), and ICE,
+    // which sees nothing wrong, cannot bring it back.
+    return (
+      pc.connectionState === "connected" &&
+      this.negotiatedAt !== null &&
+      Date.now() - this.negotiatedAt < RECONNECT.staleAfterExchangeMs
+    );
+  }
+
   receive(data) {
     const received = readData(data);
+    if (received.type === "message" && this.heartbeat.receive(received.message)) return;
     if (received.type === "bye") this.end("left");
     else if (received.type === "chat") this.emit("chat", { text: received.text });
     else this.emit("message", { message: received.message });
@@ -498,6 +527,7 @@ export class Call extends EventTarget {
     if (!this.isCurrent(pc) || pc.connectionState !== "connected") return;
     if (!this.dc || this.dc.readyState !== "open") return;
     if (!this.connected) this.anonymousPartner = !this.partnerPresent;
+    if (!this.anonymousPartner) this.heartbeat.start(); // a seed client knows no ping
     this.connected = true;
     this.everConnected = true;
     this.recovery.stop();
@@ -525,6 +555,7 @@ export class Call extends EventTarget {
     clearTimeout(this.unplacedTimer);
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.unansweredTimer);
+    if (this.heartbeat) this.heartbeat.stop();
     this.recovery.stop();
     this.signaling.stop();
     let said = false;
@@ -558,6 +589,7 @@ export class Call extends EventTarget {
     clearTimeout(this.unplacedTimer);
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.unansweredTimer);
+    if (this.heartbeat) this.heartbeat.stop();
     this.recovery.stop();
     this.signaling.stop();
     closeConnection(this.pc, this.dc);

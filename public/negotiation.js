@@ -17,10 +17,11 @@
 // "connected". Unapplied, our offer is rolled back by dropping it.
 
 export class Negotiator {
-  constructor(pc, { polite, send }) {
+  constructor(pc, { polite, send, settled = () => {} }) {
     this.pc = pc;
     this.polite = polite;
     this.send = send; // (description) => Promise: posts it for the partner
+    this.settled = settled; // () => void: an exchange is done, both descriptions applied
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.isSettingRemoteAnswerPending = false;
@@ -88,10 +89,12 @@ export class Negotiator {
     }
     if (description.type === "answer") {
       this.answersReceived += 1;
+      this.settled();
       this.offerRestart(); // one asked for meanwhile
       return;
     }
     await pc.setLocalDescription();
+    this.settled();
     const sent = this.send(pc.localDescription.toJSON());
     this.offerRestart(); // one asked for meanwhile: it goes out right after our answer
     await sent;
@@ -142,6 +145,7 @@ export class Negotiator {
       await this.pc.setLocalDescription(offer);
       await this.pc.setRemoteDescription(answer);
       this.answersReceived += 1;
+      this.settled();
     } catch (err) {
       // The connection changed since the offer was made: the partner has new credentials
       // of its answer, and we offer a restart of our own again.

@@ -16,6 +16,11 @@ export const RECONNECT = Object.freeze({
   answerWaitMs: 5000,
   // A fresh connection that has not connected in this long is built again.
   freshWaitMs: 10000,
+  // A path that goes quiet this soon after an in-call exchange, while ICE calls it connected,
+  // was left so by that exchange (heartbeat.js): a fresh connection, as ICE sees nothing to
+  // restart. Quiet later on, it is a lost path like any other. An exchange's new path is
+  // picked within a second, and its quiet noticed within heartbeat.js's quietMs after that.
+  staleAfterExchangeMs: 8000,
   // While the partner still holds a place but nothing brings the call back: it ends after
   // this long, saying so, and the person can join again.
   giveUpMs: 60000,

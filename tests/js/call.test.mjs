@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Call } from "./call.js";
+import { HEARTBEAT } from "./heartbeat.js";
 import { RECONNECT } from "./recovery.js";
 import { ApiError } from "./signaling.js";
 import { FakePeerConnection, FakeStream, FakeTrack, fakeSdp } from "./fake_rtc.mjs";
@@ -203,10 +204,11 @@ test("hang up says bye, stops the channel, and clears the room with keepalive", 
   const { signaling, call, seen, pc } = await connectedInitiator();
   call.send("hello");
   call.hangUp();
-  assert.deepEqual(pc.channel.sent.map((m) => JSON.parse(m)), [
-    { type: "chat", text: "hello" },
-    { type: "bye" },
-  ]);
+  const envelopes = pc.channel.sent.map((m) => JSON.parse(m));
+  assert.deepEqual(
+    envelopes.filter((m) => m.type !== "ping"),
+    [{ type: "chat", text: "hello" }, { type: "bye" }],
+  );
   // The connection stays up until the channel has sent the bye and closed.
   assert.equal(pc.channel.readyState, "closing");
   assert.equal(pc.closed, false);
@@ -341,6 +343,8 @@ test("the channel closing is the hang-up of a partner that never held a place", 
   const pc = call.pc;
   pc.connect();
   assert.equal(call.anonymousPartner, true);
+  call.send("hi");
+  assert.deepEqual(pc.channel.sent, ["hi"], "plain text, and no heartbeat it would show");
   const made = FakePeerConnection.made.length;
   pc.channel.closeFromOtherSide();
   assert.deepEqual(seen.at(-1), ["end", { reason: "left", error: null }]);
@@ -612,5 +616,63 @@ test("the partner's place gone while the call is lost: wait in the room for them
   assert.equal(status.state, "waiting");
   assert.match(status.text, /left the call/);
   assert.ok(!seen.some(([type]) => type === "end"));
+  call.hangUp();
+});
+
+// -- the heartbeat: a path that carries nothing -------------------------------------------
+
+const pings = (channel) => channel.sent.filter((m) => JSON.parse(m).type === "ping").length;
+
+test("the heartbeat pings while connected, and answers the partner's pings", async (t) => {
+  const clock = fakeClock(t, 1_000_000);
+  const { call, seen, pc } = await connectedInitiator();
+  await advance(clock, 10 * HEARTBEAT.everyMs);
+  assert.ok(pings(pc.channel) >= 10, `${pings(pc.channel)} pings`);
+  assert.equal(lastStatus(seen).state, "connected", "every ping answered: nothing happens");
+  message(pc.channel, JSON.stringify({ type: "ping", n: 7 }));
+  assert.deepEqual(JSON.parse(pc.channel.sent.at(-1)), { type: "pong", n: 7 });
+  assert.ok(!seen.some(([type]) => type === "chat"), "neither is shown");
+  call.hangUp();
+  const sent = pc.channel.sent.length;
+  await advance(clock, 5 * HEARTBEAT.everyMs);
+  assert.equal(pc.channel.sent.length, sent, "no pings after the hang-up");
+});
+
+test("a quiet path long after any exchange: an ICE restart, and a pong brings it back", async (t) => {
+  const clock = fakeClock(t, 1_000_000);
+  const { call, seen, pc } = await connectedInitiator();
+  pc.channel.pongs = false;
+  const made = FakePeerConnection.made.length;
+  await advance(clock, HEARTBEAT.quietMs - HEARTBEAT.everyMs);
+  assert.equal(lastStatus(seen).state, "connected");
+  // The last ping answered went out up to a beat before the path went quiet.
+  await advance(clock, 3 * HEARTBEAT.everyMs);
+  assert.equal(lastStatus(seen).state, "reconnecting");
+  assert.equal(pc.iceRestartOffers, 1, "ICE restarted on the same connection");
+  assert.equal(FakePeerConnection.made.length, made);
+  // The path carries things again, though ICE never said it was down.
+  assert.equal(pc.connectionState, "connected");
+  pc.channel.pongs = true;
+  await advance(clock, 2 * HEARTBEAT.everyMs);
+  assert.equal(lastStatus(seen).state, "connected");
+  assert.equal(call.pc, pc);
+  call.hangUp();
+});
+
+test("a quiet path right after an exchange, ICE saying connected: a fresh connection", async (t) => {
+  // What Chromium and Firefox can be left with after an ICE restart (heartbeat.js).
+  const clock = fakeClock(t, 1_000_000);
+  const { signaling, call, seen, pc } = await connectedInitiator();
+  signaling.events({ descriptions: [{ key: ["d1"], payload: inCallOffer("p2") }] });
+  await tick(20);
+  assert.equal(signaling.sent("postDescription").at(-1)[1].type, "answer");
+  pc.channel.pongs = false;
+  const made = FakePeerConnection.made.length;
+  await advance(clock, HEARTBEAT.quietMs + 2 * HEARTBEAT.everyMs);
+  assert.equal(lastStatus(seen).state, "reconnecting");
+  assert.equal(FakePeerConnection.made.length, made + 1, "a fresh connection");
+  assert.ok(pc.closed);
+  assert.equal(pc.iceRestartOffers, 0, "no ICE restart: ICE sees nothing to restart");
+  assert.ok(!signaling.names().includes("leave"), "our place is kept");
   call.hangUp();
 });

@@ -11,7 +11,8 @@
 //   - SDPs carry an origin line (session id for the connection's life, a version), the ICE
 //     ufrag and one m= line per transceiver;
 //   - addIceCandidate needs a remote description, and refuses a candidate of other
-//     credentials (its usernameFragment), as browsers do.
+//     credentials (its usernameFragment), as browsers do;
+//   - the chat channel's other side answers heartbeat pings (FakeChannel.pongs).
 
 let sessions = 1000;
 let ufrags = 0;
@@ -80,8 +81,20 @@ export class FakeStream {
 export class FakeChannel extends EventTarget {
   readyState = "connecting";
   sent = [];
+  // The other side is a page: it answers the heartbeat's pings a turn later, until a test
+  // makes the path quiet.
+  pongs = true;
   send(data) {
     this.sent.push(data);
+    const message = JSON.parse(typeof data === "string" && data.startsWith("{") ? data : "{}");
+    if (message.type === "ping" && this.pongs) {
+      setImmediate(() => {
+        if (this.readyState !== "open") return;
+        const event = new Event("message");
+        event.data = JSON.stringify({ type: "pong", n: message.n });
+        this.dispatchEvent(event);
+      });
+    }
   }
   close() {
     // As a browser's: "closing" while what was sent still goes out; finishClosing() ends it.
