@@ -67,13 +67,24 @@
     return sum / (pixels.length / 4);
   };
 
+  // A connection's stats, or none: when the page closed it meanwhile (a fresh connection
+  // replaced it; Firefox then throws InvalidStateError, at once), or when they take over STATS_MS (a
+  // page call that hangs stalls puppeteer for its three-minute protocol timeout, and a run
+  // stalled so once while a connection was replaced).
+  const STATS_MS = 2000;
+  probe.stats = (pc) =>
+    Promise.race([
+      new Promise((resolve) => resolve(pc.getStats())).catch(() => new Map()),
+      new Promise((resolve) => setTimeout(() => resolve(new Map()), STATS_MS)),
+    ]);
+
   // Audio energy received so far (grows while the other person's microphone is on); -1
   // outside a call.
   probe.audioEnergy = async () => {
     const call = window.videoChat && window.videoChat.call;
     if (!call || !call.pc) return -1;
     let energy = 0;
-    (await call.pc.getStats()).forEach((entry) => {
+    (await probe.stats(call.pc)).forEach((entry) => {
       if (entry.type === "inbound-rtp" && entry.kind === "audio") {
         energy += entry.totalAudioEnergy || 0;
       }
@@ -91,7 +102,7 @@
     const call = window.videoChat && window.videoChat.call;
     const pc = call && call.pc;
     if (!pc) return null;
-    const report = await pc.getStats();
+    const report = await probe.stats(pc);
     let transport = null;
     let pair = null;
     report.forEach((entry) => {
@@ -120,6 +131,7 @@
       remoteUfrag: sdpUfrag(pc.currentRemoteDescription),
       connectionState: pc.connectionState,
       signalingState: pc.signalingState,
+      connections: probe.configs.length, // RTCPeerConnections made: a fresh one adds one
     };
   };
 })();

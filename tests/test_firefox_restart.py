@@ -32,6 +32,12 @@ def ufrag(ice: dict) -> str:
     return ice["transportUfrag"] or ice["localUfrag"]
 
 
+def fresh(restart: dict) -> str:
+    """A mark for a restart that ended on a fresh connection (the path it left went quiet)."""
+    before, after = (restart[when]["first"]["connections"] for when in ("before", "after"))
+    return " (fresh)" if after > before else ""
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [("firefox", "chromium"), ("chromium", "firefox")],
@@ -67,7 +73,7 @@ def test_ice_restarts_between_firefox_and_chromium(live_server, first, second):
         assert after["transportUfrag"] == after["localUfrag"], restart
     print(
         f"\nICE restarts {first}->{second}: "
-        + ", ".join(f"{kinds[r['by']]} {r['ms']} ms" for r in restarts)
+        + ", ".join(f"{kinds[r['by']]} {r['ms']} ms{fresh(r)}" for r in restarts)
     )
     for person in result["people"].values():
         assert person["errors"] == [], person

@@ -127,16 +127,35 @@ class Person {
   }
 
   async describe() {
-    // The page's status, its chat channel and the last chat lines.
+    // The page's status, its chat channel, the last chat lines, and its ICE: the
+    // credentials in use and the candidate pairs that carried anything.
     return await this.page
-      .evaluate(() => {
+      .evaluate(async () => {
         const shown = document.getElementById("status");
         const chat = [...document.querySelectorAll("#chatLog li")].map((li) => li.textContent);
         const call = window.videoChat && window.videoChat.call;
         const channel = call && call.dc ? call.dc.readyState : "none";
+        const pairs = [];
+        if (call && call.pc) {
+          const report = await window.__probe.stats(call.pc);
+          const ufrag = (id) => (report.get(id) || {}).usernameFragment;
+          report.forEach((entry) => {
+            if (entry.type !== "candidate-pair" || !entry.bytesReceived) return;
+            pairs.push({
+              state: entry.state,
+              nominated: entry.nominated,
+              local: ufrag(entry.localCandidateId),
+              remote: ufrag(entry.remoteCandidateId),
+              sent: entry.bytesSent,
+              received: entry.bytesReceived,
+            });
+          });
+        }
+        const ice = await window.__probe.ice();
         return (
           `${shown.dataset.state}: ${shown.textContent.trim()}; channel ${channel}; ` +
-          `chat ${JSON.stringify(chat.slice(-3))}`
+          `chat ${JSON.stringify(chat.slice(-3))}; ice ${JSON.stringify(ice)}; ` +
+          `pairs that received ${JSON.stringify(pairs)}`
         );
       })
       .catch(() => "unknown");
@@ -249,7 +268,7 @@ class Person {
       const video = document.getElementById("remoteVideo");
       // The codecs the call settled on, as this side receives them.
       const codecs = {};
-      const report = await window.videoChat.call.pc.getStats();
+      const report = await window.__probe.stats(window.videoChat.call.pc);
       report.forEach((entry) => {
         if (entry.type === "inbound-rtp" && entry.codecId && report.get(entry.codecId)) {
           codecs[entry.kind] = report.get(entry.codecId).mimeType;
@@ -310,6 +329,14 @@ class Person {
     return this.page.evaluate(() => window.__probe.ice());
   }
 
+  answeredAt() {
+    // When the page last had a pong to its heartbeat's ping (ms since the epoch, or 0).
+    return this.page.evaluate(() => {
+      const call = window.videoChat.call;
+      return (call && call.heartbeat && call.heartbeat.answeredAt) || 0;
+    });
+  }
+
   connectedNow() {
     // The page shows "connected", its connection is, and its chat channel is open.
     return this.page.evaluate(() => {
@@ -354,6 +381,7 @@ async function restartIce(by, other) {
   const startedAt = Date.now();
   await by.page.evaluate(() => window.videoChat.call.restartIce());
   let after = before;
+  let lookedConnectedAt = null;
   for (;;) {
     after = await Promise.all(people.map((person) => person.ice()));
     const up = await Promise.all(people.map((person) => person.connectedNow()));
@@ -361,7 +389,14 @@ async function restartIce(by, other) {
       (_, i) => localUfrag(after[i]) && localUfrag(after[i]) !== localUfrag(before[i]),
     );
     const matched = usesCurrent(after[0], after[1]) && usesCurrent(after[1], after[0]);
-    if (renewed && matched && up.every(Boolean)) break;
+    // ICE may call a path connected that carries nothing (public/heartbeat.js): connected
+    // once each page has had a pong since all else looked so.
+    if (!(renewed && matched && up.every(Boolean))) lookedConnectedAt = null;
+    else if (lookedConnectedAt === null) lookedConnectedAt = Date.now();
+    else {
+      const answered = await Promise.all(people.map((person) => person.answeredAt()));
+      if (answered.every((at) => at > lookedConnectedAt)) break;
+    }
     if (Date.now() - startedAt > RESTART_TIMEOUT_MS) {
       return by.fail(
         `restartIce(): not connected with new credentials after ${RESTART_TIMEOUT_MS} ms: ` +
