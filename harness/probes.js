@@ -101,7 +101,20 @@
   probe.ice = async () => {
     const call = window.videoChat && window.videoChat.call;
     const pc = call && call.pc;
-    if (!pc) return null;
+    // A connection being replaced may be closed already (Firefox then throws on its
+    // descriptions): between two connections is outside a call.
+    if (!pc || pc.signalingState === "closed") return null;
+    const sdpUfrag = (description) => {
+      const match = description && /^a=ice-ufrag:(\S+)/m.exec(description.sdp);
+      return match ? match[1] : null;
+    };
+    // Read before the stats are awaited, while the connection is known to be open.
+    const described = {
+      localUfrag: sdpUfrag(pc.currentLocalDescription),
+      remoteUfrag: sdpUfrag(pc.currentRemoteDescription),
+      connectionState: pc.connectionState,
+      signalingState: pc.signalingState,
+    };
     const report = await probe.stats(pc);
     let transport = null;
     let pair = null;
@@ -117,20 +130,13 @@
     }
     const local = pair ? report.get(pair.localCandidateId) : null;
     const remote = pair ? report.get(pair.remoteCandidateId) : null;
-    const sdpUfrag = (description) => {
-      const match = description && /^a=ice-ufrag:(\S+)/m.exec(description.sdp);
-      return match ? match[1] : null;
-    };
     return {
       pair: pair ? pair.id : null,
       pairState: pair ? pair.state : null,
       statsLocalUfrag: (local && local.usernameFragment) || null,
       statsRemoteUfrag: (remote && remote.usernameFragment) || null,
       transportUfrag: (transport && transport.iceLocalUsernameFragment) || null,
-      localUfrag: sdpUfrag(pc.currentLocalDescription),
-      remoteUfrag: sdpUfrag(pc.currentRemoteDescription),
-      connectionState: pc.connectionState,
-      signalingState: pc.signalingState,
+      ...described,
       connections: probe.configs.length, // RTCPeerConnections made: a fresh one adds one
     };
   };

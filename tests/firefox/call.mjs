@@ -136,10 +136,15 @@ class Person {
         const call = window.videoChat && window.videoChat.call;
         const channel = call && call.dc ? call.dc.readyState : "none";
         const pairs = [];
+        const channels = [];
         if (call && call.pc) {
           const report = await window.__probe.stats(call.pc);
           const ufrag = (id) => (report.get(id) || {}).usernameFragment;
           report.forEach((entry) => {
+            if (entry.type === "data-channel") {
+              const { label, state, messagesSent, messagesReceived } = entry;
+              channels.push({ label, state, messagesSent, messagesReceived });
+            }
             if (entry.type !== "candidate-pair" || !entry.bytesReceived) return;
             pairs.push({
               state: entry.state,
@@ -152,10 +157,19 @@ class Person {
           });
         }
         const ice = await window.__probe.ice();
+        const now = Date.now();
+        const beat = call && call.heartbeat;
+        const heartbeat = beat && {
+          sent: beat.sent,
+          pendingMs: beat.pending ? now - beat.pending.at : null,
+          answeredMsAgo: beat.answeredAt ? now - beat.answeredAt : null,
+        };
+        const states = window.__probe.states.slice(-8).map((s) => `${s.state} ${s.at - now}`);
         return (
           `${shown.dataset.state}: ${shown.textContent.trim()}; channel ${channel}; ` +
           `chat ${JSON.stringify(chat.slice(-3))}; ice ${JSON.stringify(ice)}; ` +
-          `pairs that received ${JSON.stringify(pairs)}`
+          `pairs that received ${JSON.stringify(pairs)}; channels ${JSON.stringify(channels)}; ` +
+          `heartbeat ${JSON.stringify(heartbeat)}; states (ms ago) ${JSON.stringify(states)}`
         );
       })
       .catch(() => "unknown");
