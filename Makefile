@@ -93,7 +93,7 @@ format: $(VENV)/.test
 # the longest modules first (tests/conftest.py's LONGEST_FIRST): by default xdist reorders
 # modules by their number of tests, which put the one-test soak last.
 test: $(VENV)/.test browser lint
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=12 $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
 
 bench: $(VENV)/.test browser
 	$(BIN)/python -m bench
