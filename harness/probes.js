@@ -8,11 +8,45 @@
 // - csp: every Content-Security-Policy violation;
 // - states: each change of #status[data-state], with the time it happened (Date.now(), one
 //   clock for every browser on this machine);
+// - requests: the page's requests to the server as "METHOD /path type -> status (+ms)", and
+//   for an events answer what it brought, so a failed negotiation can be read afterwards;
 // and gives two measures of what arrives from the other person, remoteBrightness() and
 // audioEnergy(), and the ICE credentials the call uses now, ice().
 (() => {
-  const probe = { configs: [], candidates: [], streams: [], csp: [], states: [] };
+  const probe = { configs: [], candidates: [], streams: [], csp: [], states: [], requests: [] };
   window.__probe = probe;
+
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = async (resource, init = {}) => {
+    const url = new URL(String(resource), location.href);
+    let line = `${init.method || "GET"} ${url.pathname}`;
+    try {
+      line += ` ${JSON.parse(init.body).type}`;
+    } catch (err) {
+      line += url.searchParams.has("type") ? ` ${url.searchParams.get("type")}` : "";
+    }
+    const at = Date.now();
+    const entry = { line, at };
+    probe.requests.push(entry);
+    const response = await nativeFetch(resource, init).catch((err) => {
+      entry.line += ` -> ${err.name}`;
+      throw err;
+    });
+    entry.line += ` -> ${response.status} (+${Date.now() - at})`;
+    if (url.pathname === "/events" && response.ok) {
+      response
+        .clone()
+        .json()
+        .then((body) => {
+          const { peers, answer, offer, descriptions = [], candidates = [] } = body;
+          const kinds = descriptions.map((item) => item.payload.type).join(",");
+          entry.line += ` peers ${peers}${offer ? " offer" : ""}${answer ? " answer" : ""}`;
+          entry.line += `${kinds ? ` ${kinds}` : ""} ${candidates.length}c`;
+        })
+        .catch(() => {});
+    }
+    return response;
+  };
 
   const NativePC = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends NativePC {

@@ -165,11 +165,14 @@ class Person {
           answeredMsAgo: beat.answeredAt ? now - beat.answeredAt : null,
         };
         const states = window.__probe.states.slice(-8).map((s) => `${s.state} ${s.at - now}`);
+        const requests = window.__probe.requests.slice(-14).map((r) => `${r.line} ${r.at - now}`);
+        const signaling = call && call.pc ? `${call.role} ${call.pc.signalingState}` : "no pc";
         return (
           `${shown.dataset.state}: ${shown.textContent.trim()}; channel ${channel}; ` +
           `chat ${JSON.stringify(chat.slice(-3))}; ice ${JSON.stringify(ice)}; ` +
           `pairs that received ${JSON.stringify(pairs)}; channels ${JSON.stringify(channels)}; ` +
-          `heartbeat ${JSON.stringify(heartbeat)}; states (ms ago) ${JSON.stringify(states)}`
+          `heartbeat ${JSON.stringify(heartbeat)}; states (ms ago) ${JSON.stringify(states)}; ` +
+          `${signaling}; requests (ms ago) ${JSON.stringify(requests)}`
         );
       })
       .catch(() => "unknown");
