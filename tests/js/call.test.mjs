@@ -241,13 +241,13 @@ test("chat: our envelope, plain text from other clients, and bye", async () => {
   const signaling = new FakeSignaling(null);
   const { call, seen } = newCall(signaling);
   await call.start();
-  call.receive(JSON.stringify({ type: "chat", text: "<b>hi</b>" }));
-  call.receive("plain words");
+  call.link.receive(JSON.stringify({ type: "chat", text: "<b>hi</b>" }));
+  call.link.receive("plain words");
   assert.deepEqual(
     seen.filter(([t]) => t === "chat").map(([, d]) => d.text),
     ["<b>hi</b>", "plain words"],
   );
-  call.receive(JSON.stringify({ type: "bye" }));
+  call.link.receive(JSON.stringify({ type: "bye" }));
   assert.equal(seen.at(-1)[1].reason, "left");
 });
 
@@ -342,7 +342,7 @@ test("the channel closing is the hang-up of a partner that never held a place", 
   await tick();
   const pc = call.pc;
   pc.connect();
-  assert.equal(call.anonymousPartner, true);
+  assert.equal(call.link.anonymousPartner, true);
   call.send("hi");
   assert.deepEqual(pc.channel.sent, ["hi"], "plain text, and no heartbeat it would show");
   const made = FakePeerConnection.made.length;
