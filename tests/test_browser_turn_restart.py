@@ -182,7 +182,9 @@ def test_a_relayed_call_survives_server_and_turn_restarts_and_a_reload(forgetful
 
 def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
     """coturn killed and not back: after about a minute of trying, each page says so and
-    offers Join again; with coturn back, a new call connects."""
+    offers Join again; with coturn back, a new call connects. Each page counts its minute
+    from when it noticed the drop: one that hears first that the other gave up (and left)
+    waits in the room for them instead, as for a partner who closed the tab."""
     alice, bob = relayed_call(app, people, "turn-gone")
     turn.kill()
     for person in (alice, bob):
@@ -190,27 +192,54 @@ def test_without_the_relay_the_page_gives_up_after_a_minute(app, turn, people):
     for person in (alice, bob):
         wait_for(
             person,
-            lambda person=person: (
-                person.button("Join").is_visible() and person.button("Join").is_enabled()
-            ),
+            lambda person=person: gave_up(person) or waits_for_partner(person),
             GIVE_UP_S[1],
             lambda person=person: (
                 f"no Join after {GIVE_UP_S[1]} s: {shown(person)}, "
                 f"{person.probe('states')[-4:]}, {link(person)}"
             ),
         )
+    stopped = []  # when each stopped reconnecting (ms)
     for person in (alice, bob):
         states = person.probe("states")
         began = next(s["at"] for s in states if s["state"] == RECONNECTING)
         ended = next(s for s in states if s["at"] > began and s["state"] != RECONNECTING)
-        gave_up = (ended["at"] - began) / 1000
-        report("gave up after", gave_up)
-        assert GIVE_UP_S[0] <= gave_up <= GIVE_UP_S[1], states
-        assert ended["state"] not in ("connected", "connecting", "waiting"), states
+        stopped.append(ended["at"])
+        report(
+            "gave up after" if gave_up(person) else "partner left after",
+            (ended["at"] - began) / 1000,
+        )
+        assert GIVE_UP_S[0] <= (ended["at"] - began) / 1000 <= GIVE_UP_S[1], states
         text = person.status.text_content() or ""
         assert text.strip() and not RECONNECTING_TEXT.match(text), shown(person)
-        expect(person.button("Leave")).to_be_hidden()
+        if gave_up(person):
+            assert ended["state"] not in ("connected", "connecting", "waiting"), states
+            expect(person.button("Leave")).to_be_hidden()
+    waiting = [n for n, person in enumerate((alice, bob)) if not gave_up(person)]
+    assert len(waiting) <= 1, "neither page gave up"
+    for n in waiting:
+        assert stopped[1 - n] <= stopped[n], "it waited before the other gave up"
 
     turn.start()
-    start_call(alice, bob)
+    if waiting:
+        # The one waiting is in the room already: the other joins it.
+        first, second = (alice, bob) if waiting == [0] else (bob, alice)
+        second.start()
+        for person in (first, second):
+            person.expect_state("connected", 15_000)
+            person.expect_remote_video_playing()
+    else:
+        start_call(alice, bob)
     chat_both_ways(alice, bob, "a new call")
+
+
+def gave_up(person: Person) -> bool:
+    """The page ended the call and offers Join again."""
+    return person.button("Join").is_visible() and person.button("Join").is_enabled()
+
+
+def waits_for_partner(person: Person) -> bool:
+    """The page waits in the room for the other person, who left."""
+    return person.status.get_attribute("data-state") == "waiting" and "left" in (
+        person.status.text_content() or ""
+    )
