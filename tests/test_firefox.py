@@ -11,6 +11,7 @@ firefox-esr, chromium, node or npm package fails the tests, never skips them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -74,8 +75,8 @@ def run_calls(
     answers), each pair in a room of its own; the JSON it printed. ``options`` go to the
     script as they are (say, ``--restarts 2``).
 
-    The script and its browsers run in a process group of their own, so a hung run is
-    ended whole (browsers included) at the timeout.
+    A run over the timeout, or cut short by anything else (the suite's hang limit), is
+    ended whole, browsers included (end_script).
     """
     command = [
         shutil.which("node") or "node",
@@ -97,9 +98,12 @@ def run_calls(
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        end_script(process)
         stdout, stderr = process.communicate()
         pytest.fail(f"call.mjs ran over {timeout} s\n{stdout}\n{stderr[-3000:]}")
+    finally:
+        if process.poll() is None:
+            end_script(process)
     lines = stdout.strip().splitlines()
     assert lines, f"call.mjs printed nothing (exit {process.returncode})\n{stderr[-3000:]}"
     result = json.loads(lines[-1])
@@ -109,6 +113,20 @@ def run_calls(
     assert result["ok"] == all(pair["ok"] for pair in result["pairs"])
     assert process.returncode == (0 if result["ok"] else 1)
     return result
+
+
+def end_script(process: subprocess.Popen) -> None:
+    """End call.mjs (started in a session of its own) and its browsers. puppeteer starts each
+    browser in a process group of its own, out of reach of call.mjs's, and kills it when
+    node gets SIGTERM: SIGTERM first, SIGKILL for whatever is left a moment later. Browsers
+    left running would go on with their calls, taking the CPU from every test after."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(2)  # node stays up (puppeteer's handler replaces the default exit)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,9 @@ const LIT = 30;
 // violation, and two measures of what arrives from the other person.
 const PROBES = readFileSync(new URL("../../harness/probes.js", import.meta.url), "utf8");
 
+// How long closing a browser may take before it is killed.
+const CLOSE_MS = 10000;
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -84,6 +87,29 @@ async function launch(kind, chromiumArgs) {
     headless: true,
     args: chromiumArgs,
   });
+}
+
+async function closeBrowser(browser) {
+  // Closed as puppeteer closes it, unless that takes over CLOSE_MS (Firefox's close may never
+  // finish): then its process group is killed, so that no browser outlives the script.
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(true), CLOSE_MS);
+  });
+  const closed = browser.close().then(
+    () => false,
+    () => true,
+  );
+  const kill = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  const child = browser.process();
+  if (kill && child && child.pid) {
+    try {
+      process.kill(-child.pid, "SIGKILL"); // puppeteer starts it as a process group's leader
+    } catch (err) {
+      // Gone already.
+    }
+  }
 }
 
 class Person {
@@ -589,7 +615,7 @@ async function main() {
   } catch (error) {
     result.error = String(error.message || error);
   } finally {
-    await Promise.all(Object.values(browsers).map((browser) => browser.close().catch(() => {})));
+    await Promise.all(Object.values(browsers).map(closeBrowser));
   }
   return result;
 }
