@@ -86,14 +86,11 @@ export class Connection {
     return pc.localDescription.toJSON();
   }
 
-  async answer(offer, described) {
-    // Our answer to the room's offer; `described` runs once the offer is applied (the
-    // candidates that came before it).
+  async answer(offer) {
+    // Our answer to the room's offer, applied here.
     this.role = "receiver";
     this.negotiator.polite = true;
     await this.pc.setRemoteDescription(offer);
-    if (!this.on.current()) return null;
-    await described();
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     return this.pc.localDescription.toJSON();
   }
