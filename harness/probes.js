@@ -18,7 +18,8 @@
 
   const nativeFetch = window.fetch.bind(window);
   window.fetch = async (resource, init = {}) => {
-    const url = new URL(String(resource), location.href);
+    const address = resource instanceof Request ? resource.url : String(resource);
+    const url = new URL(address, location.href);
     let line = `${init.method || "GET"} ${url.pathname}`;
     try {
       line += ` ${JSON.parse(init.body).type}`;
